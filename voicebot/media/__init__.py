@@ -1,0 +1,1 @@
+"""Per-frame audio for every bridge: G.711, RTP, jitter buffering, pacing and DTMF."""
