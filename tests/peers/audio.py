@@ -81,6 +81,11 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         return data[:: wav.getnchannels()], wav.getframerate()
 
 
+def wav_seconds(path: Path) -> float:
+    samples, rate = read_wav(path)
+    return len(samples) / rate
+
+
 def active_seconds(path: Path, *, threshold_dbfs: float = -40.0, frame_ms: int = 20) -> float:
     """How many seconds of `path` are louder than `threshold_dbfs` (RMS per frame)."""
     samples, rate = read_wav(path)

@@ -142,7 +142,8 @@ class Linphone:
         proc = self._require()
         start = len(proc.lines)
         await proc.write_line(line)
-        echo = rf"^(?:linphonec> )?{re.escape(line)}$"
+        # the echo is not always verbatim (`play a/b.wav` echoes as `play a//b.wav`)
+        echo = rf"^(?:linphonec> )?{re.escape(line.split()[0])}(\s|$)"
         index, _ = await proc.wait_line(echo, timeout=timeout, start=start)
         return index
 

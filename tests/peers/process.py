@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, even if it never cleans up."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class PeerError(RuntimeError):
@@ -56,6 +67,7 @@ class PeerProcess:
             cwd=self.cwd,
             env=self.env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._reader = asyncio.create_task(self._read(self._proc.stdout))
 

@@ -23,7 +23,7 @@ from tests.peers import (
     speech_wav,
     tone_wav,
 )
-from tests.peers.audio import wait_wav_closed
+from tests.peers.audio import wait_wav_closed, wav_seconds
 from voicebot.telephony.registrar import LocalRegistrar
 
 _TOOLS = ("kamailio", "baresip", "linphonec", "sox", "espeak-ng")
@@ -143,8 +143,8 @@ async def test_baresip_calls_linphone_through_kamailio(
 
     heard_by_bob = await wait_wav_closed(bob.record_path)
     assert active_seconds(heard_by_bob) > 1.5
-    tail = active_seconds(heard_by_bob) - 1.0
-    assert dominant_frequency(heard_by_bob, start_s=tail - 0.5, end_s=tail) == pytest.approx(
+    end = wav_seconds(heard_by_bob)  # alice sent the switched-to tone for the last ~2.5 s
+    assert dominant_frequency(heard_by_bob, start_s=end - 1.5, end_s=end - 0.3) == pytest.approx(
         SWITCH_TONE_HZ, abs=20
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import re
 import secrets
@@ -23,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 DEFAULT_HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 _PASSWORD = re.compile(r"^[\x21-\x7e]{1,128}$")
 _MODULES = (
@@ -60,6 +63,15 @@ def kamailio_module_path(binary: str = "kamailio") -> Path:
     raise RegistrarError(f"no kamailio module directory with tm.so among {candidates}")
 
 
+def check_users(users: Mapping[str, str]) -> None:
+    """Raise RegistrarError unless every user name and password can go into the cfg."""
+    for user, password in users.items():
+        if not _NAME.match(user):
+            raise RegistrarError(f"user name {user!r} must match {_NAME.pattern}")
+        if not _PASSWORD.match(password):
+            raise RegistrarError(f"password for {user!r} must be printable ASCII, no spaces")
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -74,11 +86,7 @@ def render_config(
     trace_dir: Path | None = None,
 ) -> str:
     """The kamailio.cfg text for a registrar on udp:host:port with `users`."""
-    for user, password in users.items():
-        if not _NAME.match(user):
-            raise RegistrarError(f"user name {user!r} must match {_NAME.pattern}")
-        if not _PASSWORD.match(password):
-            raise RegistrarError(f"password for {user!r} must be printable ASCII, no spaces")
+    check_users(users)
     loads = "\n".join(f'loadmodule "{name}.so"' for name in _MODULES)
     if trace_dir is not None:
         loads += _TRACE.format(folder=_quote(str(trace_dir)))
@@ -116,6 +124,7 @@ class LocalRegistrar:
         sip_trace: bool = False,
         start_timeout: float = 10.0,
     ) -> None:
+        check_users(users)
         self.users = dict(users)
         self.host = host
         self.port = port or free_udp_port(host)
@@ -144,12 +153,29 @@ class LocalRegistrar:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> LocalRegistrar:
-        """Write the config, start kamailio and return once it answers OPTIONS."""
+        """Write the config, start kamailio and return once it answers OPTIONS.
+
+        kamailio gets SIGTERM if the thread that started it dies (PR_SET_PDEATHSIG), so a
+        crashed test or demo leaves no registrar behind; start it from a long-lived thread.
+        """
         if self.running:
             return self
+        self._spawn(self._prepare())
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _prepare(self) -> list[str]:
+        """Write kamailio.cfg; the command line that runs it."""
         exe = shutil.which(self.binary)
         if exe is None:
             raise RegistrarError(f"kamailio binary {self.binary!r} not found on PATH")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.trace_dir is not None:
+            self.trace_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text(
             render_config(
                 host=self.host,
@@ -160,10 +186,10 @@ class LocalRegistrar:
                 trace_dir=self.trace_dir,
             )
         )
-        if self.trace_dir is not None:
-            self.trace_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [exe, "-DD", "-E", "-f", str(self.cfg_path), "-m", "32", "-M", "8",
-               "-Y", str(self.workdir)]  # fmt: skip
+        return [exe, "-DD", "-E", "-f", str(self.cfg_path), "-m", "32", "-M", "8",
+                "-Y", str(self.workdir)]  # fmt: skip
+
+    def _spawn(self, cmd: list[str]) -> None:
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 cmd,
@@ -172,13 +198,8 @@ class LocalRegistrar:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate kamailio (SIGTERM, then SIGKILL to its process group)."""
@@ -248,7 +269,16 @@ class LocalRegistrar:
         self.cleanup()
 
     async def __aenter__(self) -> LocalRegistrar:
-        return await asyncio.to_thread(self.start)
+        if self.running:
+            return self
+        cmd = await asyncio.to_thread(self._prepare)
+        self._spawn(cmd)  # from the loop's thread, which outlives the call (see start())
+        try:
+            await asyncio.to_thread(self._wait_ready)
+        except BaseException:
+            await asyncio.to_thread(self.stop)
+            raise
+        return self
 
     async def __aexit__(
         self,
@@ -257,6 +287,17 @@ class LocalRegistrar:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.cleanup)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent thread dies (Linux only).
+
+    SIGTERM, not SIGKILL: kamailio's main process must live long enough to stop its
+    children, which do not inherit the death signal.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _options_probe(host: str, port: int, local_host: str, local_port: int) -> bytes:

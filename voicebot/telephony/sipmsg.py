@@ -1,0 +1,489 @@
+"""SIP messages (RFC 3261), SDP (RFC 4566) and digest auth (RFC 2617), parsed strictly enough
+to be safe and loosely enough to talk to real user agents.
+
+Everything malformed raises `SipParseError` with a short reason; the transport counts and
+drops it. Headers keep their order and repeats (Via, Record-Route, Route), compact forms are
+expanded, empty headers (baresip's bare `Supported:`) are kept as empty values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+
+MAX_MESSAGE = 65535
+
+_COMPACT = {
+    "v": "Via",
+    "f": "From",
+    "t": "To",
+    "i": "Call-ID",
+    "m": "Contact",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "k": "Supported",
+    "s": "Subject",
+    "e": "Content-Encoding",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "x": "Session-Expires",
+    "u": "Allow-Events",
+}
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Max-Forwards",
+        "Content-Length",
+        "Content-Type",
+        "Record-Route",
+        "Route",
+        "Supported",
+        "Allow",
+        "User-Agent",
+        "Server",
+        "WWW-Authenticate",
+        "Authorization",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Expires",
+        "Session-Expires",
+        "Min-SE",
+        "Require",
+        "Event",
+        "Retry-After",
+        "Reason",
+    )
+}
+_MULTI_SPLIT = {"Via", "Record-Route", "Route", "Contact", "Supported", "Allow", "Require"}
+_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
+
+
+class SipParseError(ValueError):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def canonical(name: str) -> str:
+    low = name.strip().lower()
+    if low in _COMPACT:
+        return _COMPACT[low]
+    return _CANONICAL.get(low, "-".join(p.capitalize() for p in low.split("-")))
+
+
+def _split_commas(value: str) -> list[str]:
+    """Split a header value on commas outside quotes and angle brackets."""
+    out, buf, depth, quoted = [], [], 0, False
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth = max(0, depth - 1)
+        if ch == "," and not quoted and depth == 0:
+            out.append("".join(buf).strip())
+            buf = []
+        else:
+            buf.append(ch)
+    out.append("".join(buf).strip())
+    return [v for v in out if v]
+
+
+@dataclass
+class SipMessage:
+    """A request (method set) or a response (status set)."""
+
+    method: str = ""
+    uri: str = ""
+    status: int = 0
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.method)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        name = canonical(name)
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        name = canonical(name)
+        return [v for k, v in self.headers if k == name]
+
+    def set(self, name: str, value: str) -> None:
+        name = canonical(name)
+        self.headers = [(k, v) for k, v in self.headers if k != name]
+        self.headers.append((name, value))
+
+    def add(self, name: str, value: str) -> None:
+        self.headers.append((canonical(name), value))
+
+    def remove(self, name: str) -> None:
+        name = canonical(name)
+        self.headers = [(k, v) for k, v in self.headers if k != name]
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None or not value.strip():
+            raise SipParseError("missing_header", name)
+        return value
+
+    @property
+    def call_id(self) -> str:
+        return self.require("Call-ID").strip()
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        raw = self.require("CSeq").split()
+        if len(raw) != 2 or not raw[0].isdigit():
+            raise SipParseError("bad_cseq", self.require("CSeq"))
+        return int(raw[0]), raw[1].upper()
+
+    @property
+    def top_via(self) -> str:
+        return self.require("Via")
+
+    @property
+    def branch(self) -> str:
+        return header_param(self.top_via, "branch") or ""
+
+    def from_tag(self) -> str:
+        return header_param(self.require("From"), "tag") or ""
+
+    def to_tag(self) -> str:
+        return header_param(self.require("To"), "tag") or ""
+
+    def content_type(self) -> str:
+        return (self.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def encode(self) -> bytes:
+        if self.is_request:
+            first = f"{self.method} {self.uri} SIP/2.0"
+        else:
+            first = f"SIP/2.0 {self.status} {self.reason}"
+        lines = [first]
+        lines += [f"{k}: {v}" for k, v in self.headers if k != "Content-Length"]
+        lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + self.body
+
+
+def parse_message(data: bytes) -> SipMessage:
+    """Parse one datagram; raises `SipParseError` on anything a UA should not act on."""
+    if len(data) > MAX_MESSAGE:
+        raise SipParseError("too_large")
+    if not data.strip(b"\r\n"):
+        raise SipParseError("keepalive")
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+        if not sep:
+            raise SipParseError("no_header_end")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError("not_utf8") from None
+    raw_lines = re.split(r"\r?\n", text)
+    first = raw_lines[0].strip()
+    msg = SipMessage()
+    parts = first.split(" ", 2)
+    if first.startswith("SIP/2.0 "):
+        if len(parts) < 2 or not parts[1].isdigit() or not 100 <= int(parts[1]) <= 699:
+            raise SipParseError("bad_status_line", first[:80])
+        msg.status, msg.reason = int(parts[1]), parts[2] if len(parts) > 2 else ""
+    else:
+        if len(parts) != 3 or parts[2] != "SIP/2.0" or not _TOKEN.match(parts[0]):
+            raise SipParseError("bad_request_line", first[:80])
+        if ":" not in parts[1]:
+            raise SipParseError("bad_request_uri", parts[1][:80])
+        msg.method, msg.uri = parts[0].upper(), parts[1]
+    lines: list[str] = []
+    for line in raw_lines[1:]:
+        if line[:1] in (" ", "\t") and lines:  # folded continuation (RFC 3261 7.3.1)
+            lines[-1] += " " + line.strip()
+        elif line:
+            lines.append(line)
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip() or not _TOKEN.match(name.strip()):
+            raise SipParseError("bad_header", line[:80])
+        cname = canonical(name)
+        value = value.strip()
+        if cname in _MULTI_SPLIT and value:
+            for item in _split_commas(value):
+                msg.headers.append((cname, item))
+        else:
+            msg.headers.append((cname, value))
+    for required in ("Via", "From", "To", "Call-ID", "CSeq"):
+        msg.require(required)
+    cseq_n, cseq_method = msg.cseq
+    if msg.is_request and cseq_method != msg.method:
+        raise SipParseError("cseq_mismatch", f"{cseq_method} != {msg.method}")
+    length = msg.get("Content-Length")
+    if length is not None and length.strip():
+        if not length.strip().isdigit():
+            raise SipParseError("bad_content_length", length)
+        n = int(length)
+        if n > len(body):
+            raise SipParseError("truncated_body", f"{len(body)} of {n}")
+        body = body[:n]
+    msg.body = body
+    return msg
+
+
+def header_param(value: str, name: str) -> str | None:
+    """A `;name=value` parameter of a header (outside the <uri>), or None."""
+    rest = value
+    if ">" in value:
+        rest = value.rsplit(">", 1)[1]
+    for part in rest.split(";")[1:]:
+        key, _, val = part.partition("=")
+        if key.strip().lower() == name.lower():
+            return val.strip().strip('"')
+    return None
+
+
+def header_uri(value: str) -> str:
+    """The URI inside a name-addr (`"Bob" <sip:bob@x>;tag=1`) or an addr-spec."""
+    m = _URI_IN_BRACKETS.search(value)
+    if m:
+        return m.group(1).strip()
+    return value.split(";")[0].strip()
+
+
+@dataclass(frozen=True, slots=True)
+class SipUri:
+    user: str
+    host: str
+    port: int | None
+    params: dict[str, str]
+
+    @property
+    def hostport(self) -> tuple[str, int]:
+        return self.host, self.port or 5060
+
+
+def parse_uri(uri: str) -> SipUri:
+    m = re.match(
+        r"^sips?:(?:([^@;]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>]+)(?::(\d+))?([^?>]*)", uri.strip()
+    )
+    if not m:
+        raise SipParseError("bad_uri", uri[:80])
+    user, host, port, rest = m.groups()
+    params = {}
+    for p in rest.split(";")[1:]:
+        k, _, v = p.partition("=")
+        params[k.lower()] = v
+    user_part = (user or "").split(":")[0]  # drop a password in the userinfo
+    return SipUri(user_part, host.strip("[]"), int(port) if port else None, params)
+
+
+def via_address(via: str) -> tuple[str, int]:
+    """Where a response goes when rport is unusable: the sent-by of a Via."""
+    sent_by = via.split(None, 1)[1].split(";")[0].strip() if " " in via else ""
+    if not sent_by:
+        raise SipParseError("bad_via", via[:80])
+    if sent_by.startswith("["):
+        host, _, port = sent_by[1:].partition("]")
+        return host, int(port.lstrip(":") or 5060)
+    host, _, port = sent_by.partition(":")
+    return host, int(port or 5060)
+
+
+def new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+def new_branch() -> str:
+    return "z9hG4bK" + secrets.token_hex(10)
+
+
+def new_call_id(host: str) -> str:
+    return f"{secrets.token_hex(12)}@{host}"
+
+
+def response_for(req: SipMessage, status: int, reason: str, to_tag: str | None = None) -> SipMessage:
+    """A response carrying the request's Via, From, To (+tag), Call-ID and CSeq (RFC 3261 8.2.6)."""
+    resp = SipMessage(status=status, reason=reason)
+    for via in req.get_all("Via"):
+        resp.add("Via", via)
+    resp.add("From", req.require("From"))
+    to = req.require("To")
+    if to_tag and header_param(to, "tag") is None and status > 100:
+        to = f"{to};tag={to_tag}"
+    resp.add("To", to)
+    resp.add("Call-ID", req.call_id)
+    resp.add("CSeq", req.require("CSeq"))
+    return resp
+
+
+# digest -------------------------------------------------------------------------------------
+
+
+def _auth_params(challenge: str) -> dict[str, str]:
+    scheme, _, rest = challenge.strip().partition(" ")
+    if scheme.lower() != "digest":
+        raise SipParseError("unsupported_auth", scheme)
+    return {k.lower(): v for k, v in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest) and [
+        (k, a or b) for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest)
+    ]}
+
+
+def digest_authorization(
+    challenge: str, *, method: str, uri: str, username: str, password: str, nc: int = 1
+) -> str:
+    """The Authorization value answering a WWW-/Proxy-Authenticate digest challenge."""
+    p = _auth_params(challenge)
+    realm, nonce = p.get("realm", ""), p.get("nonce", "")
+    if not nonce:
+        raise SipParseError("bad_challenge", "no nonce")
+    algorithm = p.get("algorithm", "MD5")
+    if algorithm.upper() not in ("MD5", "MD5-SESS"):
+        raise SipParseError("unsupported_auth", algorithm)
+
+    def h(s: str) -> str:
+        return hashlib.md5(s.encode()).hexdigest()
+
+    cnonce = secrets.token_hex(8)
+    ha1 = h(f"{username}:{realm}:{password}")
+    if algorithm.upper() == "MD5-SESS":
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}")
+    ha2 = h(f"{method}:{uri}")
+    qops = [q.strip() for q in p.get("qop", "").split(",") if q.strip()]
+    fields = [
+        f'username="{username}"',
+        f'realm="{realm}"',
+        f'nonce="{nonce}"',
+        f'uri="{uri}"',
+        f"algorithm={algorithm}",
+    ]
+    if "auth" in qops:
+        ncv = f"{nc:08x}"
+        response = h(f"{ha1}:{nonce}:{ncv}:{cnonce}:auth:{ha2}")
+        fields += [f'response="{response}"', "qop=auth", f"nc={ncv}", f'cnonce="{cnonce}"']
+    else:
+        fields.append(f'response="{h(f"{ha1}:{nonce}:{ha2}")}"')
+    if "opaque" in p:
+        fields.append(f'opaque="{p["opaque"]}"')
+    return "Digest " + ", ".join(fields)
+
+
+# SDP ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class MediaDescription:
+    """The audio stream of an SDP offer or answer."""
+
+    host: str
+    port: int
+    payload_types: list[int]
+    rtpmap: dict[int, str]  # pt -> "PCMU/8000"
+    direction: str = "sendrecv"
+    ptime: int | None = None
+
+    def encoding(self, pt: int) -> str:
+        if pt in self.rtpmap:
+            return self.rtpmap[pt].split("/")[0].upper()
+        return {0: "PCMU", 8: "PCMA", 9: "G722", 18: "G729"}.get(pt, "")
+
+    def pt_for(self, encoding: str) -> int | None:
+        for pt in self.payload_types:
+            if self.encoding(pt) == encoding.upper():
+                return pt
+        return None
+
+
+def parse_sdp(body: bytes) -> MediaDescription:
+    """The first audio m-line with its connection address; raises on unusable SDP."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipParseError("bad_sdp", "not utf-8") from None
+    session_host = ""
+    session_dir = "sendrecv"
+    media: MediaDescription | None = None
+    in_audio = False
+    for line in re.split(r"\r?\n", text):
+        if len(line) < 2 or line[1] != "=":
+            continue
+        kind, value = line[0], line[2:].strip()
+        if kind == "m":
+            if media is not None:
+                break  # only the first audio stream matters
+            parts = value.split()
+            in_audio = len(parts) >= 4 and parts[0] == "audio"
+            if in_audio:
+                if not parts[1].isdigit() or not all(p.isdigit() for p in parts[3:]):
+                    raise SipParseError("bad_sdp", f"m={value}")
+                media = MediaDescription(
+                    session_host, int(parts[1]), [int(p) for p in parts[3:]], {}, session_dir
+                )
+        elif kind == "c":
+            parts = value.split()
+            if len(parts) >= 3:
+                host = parts[2].split("/")[0]
+                if media is not None and in_audio:
+                    media.host = host
+                elif media is None:
+                    session_host = host
+        elif kind == "a":
+            attr, _, arg = value.partition(":")
+            if attr in ("sendrecv", "sendonly", "recvonly", "inactive"):
+                if media is not None and in_audio:
+                    media.direction = attr
+                elif media is None:
+                    session_dir = attr
+            elif media is not None and in_audio and attr == "rtpmap":
+                pt, _, enc = arg.partition(" ")
+                if pt.isdigit():
+                    media.rtpmap[int(pt)] = enc.strip()
+            elif media is not None and in_audio and attr == "ptime" and arg.strip().isdigit():
+                media.ptime = int(arg)
+    if media is None:
+        raise SipParseError("bad_sdp", "no audio stream")
+    if not media.host:
+        raise SipParseError("bad_sdp", "no connection address")
+    return media
+
+
+def build_sdp(
+    *,
+    host: str,
+    port: int,
+    codecs: list[tuple[int, str]],
+    dtmf_pt: int | None,
+    session_id: int,
+    version: int,
+    direction: str = "sendrecv",
+) -> bytes:
+    ip = "IP6" if ":" in host else "IP4"
+    pts = [pt for pt, _ in codecs] + ([dtmf_pt] if dtmf_pt is not None else [])
+    lines = [
+        "v=0",
+        f"o=voicebot {session_id} {version} IN {ip} {host}",
+        "s=voicebot",
+        f"c=IN {ip} {host}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {' '.join(map(str, pts))}",
+    ]
+    lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in codecs]
+    if dtmf_pt is not None:
+        lines += [f"a=rtpmap:{dtmf_pt} telephone-event/8000", f"a=fmtp:{dtmf_pt} 0-16"]
+    lines += ["a=ptime:20", f"a={direction}"]
+    return ("\r\n".join(lines) + "\r\n").encode()
