@@ -108,7 +108,9 @@ def _check(ok: bool, key: str, why: str) -> None:
         raise ConfigError(f"{key}: {why}")
 
 
-def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None, env: typing.Mapping[str, str] | None = None
+) -> Config:
     """Read the TOML file (if any), apply environment overrides, validate."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -164,7 +166,16 @@ def _coerce(value: Any, typ: Any, key: str, source: str) -> Any:
     if typ is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r} ({source})")
     if typ is int:
@@ -197,7 +208,7 @@ def _apply_env(cfg: Config, env: typing.Mapping[str, str]) -> Config:
         if not var.startswith(ENV_PREFIX) or var in ("VOICEBOT_CONFIG",):
             continue
         raw = env[var]
-        parts = var[len(ENV_PREFIX):].lower().split("__")
+        parts = var[len(ENV_PREFIX) :].lower().split("__")
         source = f"environment {var}"
         if len(parts) == 1 and parts[0] in top_hints and not is_dataclass(top_hints[parts[0]]):
             cfg = replace(cfg, **{parts[0]: _coerce(raw, top_hints[parts[0]], parts[0], source)})

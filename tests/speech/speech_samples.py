@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterator
 from functools import cache
 
 import numpy as np
+
+from voicebot.speech.metrics import normalize_words, word_error_rate  # noqa: F401
 
 
 @cache
@@ -82,19 +83,3 @@ def frames(pcm: bytes, rate: int = 8000) -> Iterator[bytes]:
         yield pcm[i : i + size].ljust(size, b"\0")
 
 
-_NUMBERS = "zero one two three four five six seven eight nine ten".split()
-
-
-def normalize_words(text: str) -> list[str]:
-    words = re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
-    return [_NUMBERS[int(w)] if w.isdigit() and int(w) <= 10 else w for w in words]
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))

@@ -231,7 +231,7 @@ def parse_message(data: bytes) -> SipMessage:
             msg.headers.append((cname, value))
     for required in ("Via", "From", "To", "Call-ID", "CSeq"):
         msg.require(required)
-    cseq_n, cseq_method = msg.cseq
+    _, cseq_method = msg.cseq
     if msg.is_request and cseq_method != msg.method:
         raise SipParseError("cseq_mismatch", f"{cseq_method} != {msg.method}")
     length = msg.get("Content-Length")
@@ -317,8 +317,10 @@ def new_call_id(host: str) -> str:
     return f"{secrets.token_hex(12)}@{host}"
 
 
-def response_for(req: SipMessage, status: int, reason: str, to_tag: str | None = None) -> SipMessage:
-    """A response carrying the request's Via, From, To (+tag), Call-ID and CSeq (RFC 3261 8.2.6)."""
+def response_for(
+    req: SipMessage, status: int, reason: str, to_tag: str | None = None
+) -> SipMessage:
+    """A response with the request's Via, From, To (+tag), Call-ID, CSeq (RFC 3261 8.2.6)."""
     resp = SipMessage(status=status, reason=reason)
     for via in req.get_all("Via"):
         resp.add("Via", via)
@@ -339,9 +341,11 @@ def _auth_params(challenge: str) -> dict[str, str]:
     scheme, _, rest = challenge.strip().partition(" ")
     if scheme.lower() != "digest":
         raise SipParseError("unsupported_auth", scheme)
-    return {k.lower(): v for k, v in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest) and [
-        (k, a or b) for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest)
-    ]}
+    return {
+        k.lower(): v
+        for k, v in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest)
+        and [(k, a or b) for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', rest)]
+    }
 
 
 def digest_authorization(

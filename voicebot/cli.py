@@ -1,0 +1,237 @@
+"""`voicebot …`: serve, call, demo, doctor.
+
+Errors a person can act on (config, job files, SIP failures) become one clear line on stderr
+and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from voicebot.config import Config, ConfigError, load_config
+from voicebot.interview.plan import JobError, load_job
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="AI phone-screening interviewer."
+)
+_T = TypeVar("_T")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="TOML config file (or $VOICEBOT_CONFIG).", show_default=False
+    ),
+]
+
+
+def _config(path: Path | None) -> Config:
+    env_path = os.environ.get("VOICEBOT_CONFIG")
+    cfg = load_config(path or (Path(env_path) if env_path else None))
+    logging.basicConfig(
+        level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return cfg
+
+
+def _run(main: Callable[[], Awaitable[_T]]) -> _T:
+    from voicebot.telephony.registrar import RegistrarError
+    from voicebot.telephony.sip import SipError
+
+    try:
+        return asyncio.run(main())
+    except (ConfigError, JobError, SipError, RegistrarError, FileNotFoundError) as e:
+        typer.echo(f"voicebot: {e}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"voicebot: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    job: Annotated[Path, typer.Option("--job", help="Job YAML used for inbound calls.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Register to the PBX/registrar and interview everyone who calls in."""
+    try:
+        cfg = _config(config)
+        job_def = load_job(job)
+    except (ConfigError, JobError) as e:
+        _fail(str(e))
+
+    async def main() -> None:
+        from voicebot.interview.runner import Interviewer
+        from voicebot.store import Store
+        from voicebot.telephony.sip import SipCall, SipEndpoint
+
+        store = await Store.open(cfg.store.path)
+        interviewer = await Interviewer.create(cfg, store=store)
+        await interviewer.warm_prompts(job_def)
+
+        async def on_call(call: SipCall) -> None:
+            await interviewer.interview(call, job_def)
+
+        async with SipEndpoint(cfg.sip, on_call) as ep:
+            typer.echo(f"voicebot: taking calls on {cfg.sip.listen_host}:{ep.port}", err=True)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await store.close()
+
+    _run(main)
+
+
+@app.command()
+def call(
+    uri: Annotated[str, typer.Argument(help="Who to call: sip:user@host or an extension.")],
+    job: Annotated[Path, typer.Option("--job", help="Job YAML with the interview questions.")],
+    config: ConfigOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Candidate's name, used in the greeting.")
+    ] = None,
+) -> None:
+    """Place one outbound interview and print its transcript."""
+    try:
+        cfg = _config(config)
+        job_def = load_job(job)
+    except (ConfigError, JobError) as e:
+        _fail(str(e))
+
+    async def main() -> None:
+        from voicebot.interview.runner import Interviewer
+        from voicebot.store import Store
+        from voicebot.telephony.sip import CallFailed, SipEndpoint
+
+        store = await Store.open(cfg.store.path)
+        try:
+            interviewer = await Interviewer.create(cfg, store=store)
+            async with SipEndpoint(cfg.sip) as ep:
+                if cfg.sip.registrar:
+                    await asyncio.wait_for(ep.registered.wait(), 15)
+                try:
+                    live = await ep.call(uri)
+                except CallFailed as e:
+                    _fail(f"call not answered: {e.cause} ({e.status} {e.reason})")
+                result = await interviewer.interview(live, job_def, candidate_name=name)
+            for t in result.turns:
+                typer.echo(f"[{t.speaker:9}] {t.text}")
+            typer.echo(f"outcome: {result.outcome}  call id: {result.call_id}")
+        finally:
+            await store.close()
+
+    _run(main)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    inbound: Annotated[bool, typer.Option(help="The candidate calls the bot instead.")] = False,
+    job: Annotated[Path | None, typer.Option(help="Job YAML (default: the example job).")] = None,
+) -> None:
+    """A whole interview on loopback: kamailio, the bot, and a scripted candidate over SIP."""
+    try:
+        cfg = _config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    if as_json:
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+
+    async def main() -> Any:
+        from voicebot.demo import DEFAULT_JOB, run_demo
+
+        return await run_demo(cfg, job_path=job or DEFAULT_JOB, inbound=inbound)
+
+    report = _run(main)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        for t in report.turns:
+            lat = f"  ({t['latency_ms']:.0f} ms)" if t["latency_ms"] is not None else ""
+            typer.echo(f"[{t['speaker']:9}] {t['text']}{lat}")
+        typer.echo(
+            f"\noutcome: {report.outcome}; answers recognized {report.recognized_answers}"
+            f"/{report.scripted_answers}; voice-to-voice latency p50 "
+            f"{report.latency_ms['p50']} ms, p95 {report.latency_ms['p95']} ms; "
+            f"stored in {report.store_path} as call {report.call_id}"
+        )
+    if report.outcome != "completed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(config: ConfigOpt = None) -> None:
+    """Check config, models, tools and ports; one verdict per line."""
+    checks: list[tuple[str, bool, str]] = []
+    try:
+        cfg = _config(config)
+        checks.append(("config", True, "valid"))
+    except ConfigError as e:
+        checks.append(("config", False, str(e)))
+        cfg = Config()
+    checks += _model_checks(cfg)
+    for tool in ("kamailio", "baresip", "linphonec", "espeak-ng", "sox"):
+        path = shutil.which(tool)
+        needed = "demo registrar" if tool == "kamailio" else "tests"
+        checks.append(
+            (f"tool {tool}", path is not None, path or f"not installed (needed for {needed})")
+        )
+    checks.append(_port_check(cfg.sip.listen_host, cfg.sip.listen_port))
+    ok_all = True
+    for name, ok, detail in checks:
+        ok_all &= ok
+        typer.echo(f"{'ok  ' if ok else 'FAIL'} {name:22} {detail}")
+    raise typer.Exit(0 if ok_all else 1)
+
+
+def _model_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    from voicebot.speech import models
+
+    out: list[tuple[str, bool, str]] = []
+    finders: list[tuple[str, Callable[[], Any]]] = [
+        ("piper voice", lambda: models.piper_voice_file(cfg.speech.tts_voice or None)),
+    ]
+    if cfg.speech.asr == "whisper":
+        finders.append(
+            ("whisper model", lambda: models.whisper_model_dir(cfg.speech.whisper_model or None))
+        )
+    else:
+        finders.append(("vosk model", lambda: models.vosk_model_dir(cfg.speech.vosk_model)))
+    for name, find in finders:
+        try:
+            out.append((name, True, str(find())))
+        except Exception as e:  # any failure here is the verdict
+            out.append((name, False, str(e)))
+    return out
+
+
+def _port_check(host: str, port: int) -> tuple[str, bool, str]:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return (f"sip port {port}/udp", False, f"cannot bind {host}:{port}: {e.strerror}")
+    return (f"sip port {port}/udp", True, f"{host}:{port} is free")
+
+
+def main() -> None:
+    app(prog_name="voicebot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""`voicebot demo`: a whole interview on loopback, bot and synthetic candidate, over real SIP.
+
+Debian's kamailio is started on 127.0.0.1 as the registrar; the bot and the candidate each
+register to it as SIP extensions and the call runs through it, RTP and all. The candidate is a
+real SIP user agent (voicebot's own UA) that waits for the bot to finish each turn and then
+speaks the next scripted answer, rendered by piper. The candidate also measures what a caller
+would: voice-to-voice latency from its last speech frame sent to the bot's first reply frame
+heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicebot.config import Config
+from voicebot.interview.plan import load_job
+from voicebot.interview.runner import Interviewer
+from voicebot.interview.session import SessionResult
+from voicebot.speech.metrics import word_error_rate
+from voicebot.speech.tts import PiperSynthesizer
+from voicebot.speech.vad import level_dbfs
+from voicebot.store import Store
+from voicebot.telephony.base import frame_bytes
+from voicebot.telephony.registrar import LocalRegistrar
+from voicebot.telephony.sip import SipCall, SipEndpoint
+
+log = logging.getLogger(__name__)
+
+DEFAULT_JOB = Path(__file__).resolve().parent.parent / "examples" / "jobs" / "backend-engineer.yaml"
+DEFAULT_SCRIPT = (
+    "Yes, that is fine, go ahead.",
+    "I am hoping for around ninety thousand a year.",
+    "My notice period is four weeks.",
+    "I have six years of Python experience.",
+    "Last year our payment service went down during a release. I traced it to a bad "
+    "database migration, rolled it back and added a check to our pipeline. We were "
+    "back up in twenty minutes.",
+)
+RECOGNIZED_WER = 0.25  # an answer counts as recognized at or below this word error rate
+BOT_TURN_END_S = 1.0  # the candidate answers after this much quiet from the bot
+SPEECH_DBFS = -40.0
+
+
+@dataclass
+class CandidateLog:
+    """What the synthetic candidate observed, from its side of the line."""
+
+    answers_spoken: list[str] = field(default_factory=list)
+    voice_to_voice_ms: list[float] = field(default_factory=list)
+    heard_bot_s: float = 0.0
+
+
+class ScriptedCandidate:
+    """Answers each bot turn with the next line of a script; measures the bot's latency."""
+
+    def __init__(self, script: tuple[str, ...], tts: PiperSynthesizer) -> None:
+        self.script = script
+        self.tts = tts
+        self.log = CandidateLog()
+        self.done = asyncio.Event()
+
+    async def run(self, call: SipCall) -> None:
+        fb = frame_bytes(call.sample_rate)
+        rendered = [_trim(await self.tts.render(line)) for line in self.script]
+        quiet_frames_needed = int(BOT_TURN_END_S * 50)
+        quiet, heard_bot, next_answer = 0, False, 0
+        waiting_since: float | None = None  # our last speech frame left; waiting for a reply
+        speaking: asyncio.Task[None] | None = None
+        try:
+            async for frame in call.frames():
+                loud = level_dbfs(frame) > SPEECH_DBFS
+                if loud:
+                    self.log.heard_bot_s += 0.02
+                    if waiting_since is not None:
+                        self.log.voice_to_voice_ms.append((time.monotonic() - waiting_since) * 1000)
+                        waiting_since = None
+                    heard_bot, quiet = True, 0
+                    continue
+                quiet += 1
+                busy = speaking is not None and not speaking.done()
+                if heard_bot and quiet >= quiet_frames_needed and not busy:
+                    if next_answer >= len(rendered):
+                        continue
+                    pcm = rendered[next_answer]
+                    self.log.answers_spoken.append(self.script[next_answer])
+                    next_answer += 1
+                    heard_bot = False
+
+                    async def speak(pcm: bytes = pcm) -> None:
+                        nonlocal waiting_since
+                        for i in range(0, len(pcm), fb):
+                            await call.send(pcm[i : i + fb].ljust(fb, b"\x00"))
+                        await call.drained()
+                        waiting_since = time.monotonic() - 0.02
+
+                    speaking = asyncio.create_task(speak())
+        finally:
+            if speaking is not None:
+                speaking.cancel()
+            self.done.set()
+
+
+def _trim(pcm: bytes) -> bytes:
+    """Drop leading/trailing near-silence so 'last speech frame' is the last frame sent."""
+    a = np.frombuffer(pcm, "<i2")
+    loud = np.flatnonzero(np.abs(a) > 300)
+    if loud.size == 0:
+        return pcm
+    start = max(0, loud[0] - 400)
+    end = min(len(a), loud[-1] + 80)
+    return a[start:end].tobytes()
+
+
+@dataclass
+class DemoReport:
+    outcome: str
+    turns: list[dict[str, Any]]
+    latency_ms: dict[str, float | None]
+    bot_latency_ms: dict[str, float | None]
+    recognized_answers: int
+    scripted_answers: int
+    call_id: str
+    store_path: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "turns": self.turns,
+            "latency_ms": self.latency_ms,
+            "bot_latency_ms": self.bot_latency_ms,
+            "recognized_answers": self.recognized_answers,
+            "scripted_answers": self.scripted_answers,
+            "outcome": self.outcome,
+            "call_id": self.call_id,
+            "store": self.store_path,
+        }
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "n": 0}
+    arr = np.asarray(values)
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 1),
+        "p95": round(float(np.percentile(arr, 95)), 1),
+        "n": len(values),
+    }
+
+
+def score_recognition(result: SessionResult, spoken: list[str]) -> int:
+    """How many scripted answers the bot's ASR got right (WER <= RECOGNIZED_WER)."""
+    heard = [t.text for t in result.turns if t.speaker == "candidate" and t.kind == "answer"]
+    count = 0
+    for said, got in zip(spoken, heard, strict=False):
+        if word_error_rate(said, got) <= RECOGNIZED_WER:
+            count += 1
+    return count
+
+
+async def run_demo(
+    cfg: Config,
+    *,
+    job_path: Path = DEFAULT_JOB,
+    script: tuple[str, ...] = DEFAULT_SCRIPT,
+    inbound: bool = False,
+    store_path: str | None = None,
+) -> DemoReport:
+    job = load_job(job_path)
+    bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
+    workdir = Path(tempfile.mkdtemp(prefix="voicebot-demo-"))
+    store = await Store.open(store_path or cfg.store.path)
+    try:
+        interviewer = await Interviewer.create(cfg, store=store)
+        await interviewer.warm_prompts(job)
+        cand_tts = PiperSynthesizer(
+            cfg.speech.tts_voice or None,
+            8000,
+            cache_dir=Path(cfg.speech.cache_dir) if cfg.speech.cache_dir else None,
+            length_scale=1.05,
+        )
+        async with LocalRegistrar({"bot": bot_pw, "candidate": cand_pw}, workdir=workdir) as reg:
+            registrar = f"{reg.host}:{reg.port}"
+            bot_cfg = replace(
+                cfg.sip, listen_port=0, username="bot", password=bot_pw, registrar=registrar
+            )
+            cand_cfg = replace(
+                cfg.sip,
+                listen_port=0,
+                username="candidate",
+                password=cand_pw,
+                registrar=registrar,
+                display_name="candidate",
+                rtp_port_min=cfg.sip.rtp_port_max + 1 if cfg.sip.rtp_port_max < 60000 else 40000,
+                rtp_port_max=(cfg.sip.rtp_port_max + 1000)
+                if cfg.sip.rtp_port_max < 60000
+                else 40999,
+            )
+            candidate = ScriptedCandidate(script, cand_tts)
+            results: asyncio.Queue[SessionResult] = asyncio.Queue()
+
+            async def bot_answers(call: SipCall) -> None:
+                results.put_nowait(await interviewer.interview(call, job))
+
+            async with (
+                SipEndpoint(bot_cfg, bot_answers if inbound else None) as bot,
+                SipEndpoint(cand_cfg, None if inbound else candidate.run) as cand,
+            ):
+                await asyncio.wait_for(
+                    asyncio.gather(bot.registered.wait(), cand.registered.wait()), 10
+                )
+                if inbound:
+                    call = await cand.call(f"sip:bot@{registrar}")
+                    runner = asyncio.create_task(candidate.run(call))
+                    result = await asyncio.wait_for(results.get(), 600)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(runner, 5)
+                else:
+                    call = await bot.call(f"sip:candidate@{registrar}")
+                    result = await asyncio.wait_for(interviewer.interview(call, job), 600)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(candidate.done.wait(), 5)
+    finally:
+        await store.close()
+    bot_latencies = [t.latency_ms for t in result.turns if t.latency_ms is not None]
+    return DemoReport(
+        outcome=result.outcome,
+        turns=[
+            {
+                "speaker": t.speaker,
+                "kind": t.kind,
+                "text": t.text,
+                "question_id": t.question_id,
+                "start": round(t.started_at, 3),
+                "end": round(t.ended_at, 3),
+                "confidence": None if t.confidence is None else round(t.confidence, 3),
+                "latency_ms": None if t.latency_ms is None else round(t.latency_ms, 1),
+                "interrupted": t.interrupted,
+            }
+            for t in result.turns
+        ],
+        latency_ms=_percentiles(candidate.log.voice_to_voice_ms),
+        bot_latency_ms=_percentiles(bot_latencies),
+        recognized_answers=score_recognition(result, candidate.log.answers_spoken),
+        scripted_answers=len(script),
+        call_id=result.call_id,
+        store_path=store.path,
+    )

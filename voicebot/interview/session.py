@@ -1,0 +1,387 @@
+"""One interview on one call: transport → VAD → ASR → policy → TTS → transport.
+
+Two tasks per call. The listener reads every inbound frame, runs the VAD and feeds the
+recognizer; a barge-in (speech while the bot talks) flushes the outbound queue on the spot,
+overtaking the audio. The conductor carries out the policy's actions: it speaks, waits for an
+answer or a silence, and writes every turn to the store the moment the turn ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from voicebot.config import InterviewConfig, SpeechConfig
+from voicebot.dialogue.policy import (
+    DialoguePolicy,
+    Hangup,
+    InterviewContext,
+    KeyPress,
+    RecordAnswer,
+    RecordConsent,
+    Say,
+    Silence,
+    Utterance,
+)
+from voicebot.speech.asr import RecognizerEngine, Transcript
+from voicebot.speech.tts import Synthesizer
+from voicebot.speech.vad import (
+    SilenceBegan,
+    SpeechEnded,
+    SpeechResumed,
+    SpeechStarted,
+    VoiceActivityDetector,
+)
+from voicebot.store import Store, TurnRecord
+from voicebot.telephony.base import FRAME_MS, Call, Dtmf, HungUp, frame_bytes
+
+log = logging.getLogger(__name__)
+
+PREROLL_FRAMES = 10  # 200 ms before the VAD's start decision, so the first word is whole
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class HeardUtterance:
+    transcript: Transcript
+    started_at: float
+    ended_at: float  # wall time of the last voiced frame
+    barged_in: bool
+
+
+@dataclass
+class TurnLog:
+    """The session's own view of the turns, for the demo's printout and the benchmarks."""
+
+    speaker: str
+    kind: str
+    text: str
+    started_at: float
+    ended_at: float
+    question_id: str | None = None
+    confidence: float | None = None
+    latency_ms: float | None = None
+    interrupted: bool = False
+
+
+@dataclass
+class SessionResult:
+    call_id: str
+    outcome: str
+    consent: bool | None
+    turns: list[TurnLog] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+
+
+class InterviewSession:
+    """Runs one interview to its end; `await run()` returns what happened."""
+
+    def __init__(
+        self,
+        call: Call,
+        policy: DialoguePolicy,
+        ctx: InterviewContext,
+        *,
+        asr: RecognizerEngine,
+        tts: Synthesizer,
+        store: Store | None,
+        interview: InterviewConfig,
+        speech: SpeechConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.call = call
+        self.policy = policy
+        self.ctx = ctx
+        self.asr = asr
+        self.tts = tts
+        self.store = store
+        self.cfg = interview
+        self.clock = clock
+        self.vad = VoiceActivityDetector(
+            call.sample_rate,
+            speech.vad_aggressiveness,
+            speech.vad_start_ms,
+            speech.vad_hangover_ms,
+        )
+        self.result = SessionResult(call.call_id, "caller_hangup", None)
+        self._frame_bytes = frame_bytes(call.sample_rate)
+        self._seq = 0
+        self._utterances: asyncio.Queue[HeardUtterance] = asyncio.Queue()
+        self._keys: asyncio.Queue[str] = asyncio.Queue()
+        self._speech_active = asyncio.Event()
+        self._speaking = False  # the bot is playing audio
+        self._interruptible = True
+        self._barge_in = asyncio.Event()
+        self._last_voiced_at: float | None = None  # end of the candidate's last utterance
+        self._hung_up = asyncio.Event()
+        self._hangover_s = speech.vad_hangover_ms / 1000
+        self._asking: str | None = None  # the question the candidate is answering
+
+    # public ----------------------------------------------------------------------------
+
+    async def run(self) -> SessionResult:
+        listener = asyncio.create_task(self._listen(), name=f"listen-{self.call.call_id}")
+        watcher = asyncio.create_task(self._watch_events(), name=f"events-{self.call.call_id}")
+        try:
+            conductor = asyncio.create_task(self._conduct())
+            hung = asyncio.create_task(self._hung_up.wait())
+            done, _ = await asyncio.wait({conductor, hung}, return_when=asyncio.FIRST_COMPLETED)
+            if conductor not in done:
+                conductor.cancel()
+                self.result.outcome = "caller_hangup"
+                with contextlib.suppress(asyncio.CancelledError):
+                    await conductor
+            else:
+                hung.cancel()
+                conductor.result()
+        finally:
+            listener.cancel()
+            watcher.cancel()
+            if not self.call.ended:
+                await self.call.hangup()
+        log.info("interview %s ended: %s", self.call.call_id, self.result.outcome)
+        return self.result
+
+    # conductor -------------------------------------------------------------------------
+
+    async def _conduct(self) -> None:
+        actions = self.policy.start(self.ctx)
+        silences = 0
+        while True:
+            listen_after: Say | None = None
+            for action in actions:
+                if isinstance(action, Say):
+                    if action.listen:
+                        self._drop_stale_utterances()
+                    await self._say(action)
+                    if action.listen:
+                        listen_after = action
+                elif isinstance(action, RecordConsent):
+                    self.result.consent = action.given
+                    if self.store:
+                        await self.store.set_consent(self.call.call_id, action.given)
+                elif isinstance(action, RecordAnswer):
+                    self.result.answers[action.question_id] = action.text
+                elif isinstance(action, Hangup):
+                    self.result.outcome = action.outcome
+                    await self._drain_output()
+                    await self.call.hangup()
+                    return
+            if self.policy.finished:
+                self.result.outcome = self.result.outcome or "completed"
+                return
+            if listen_after is None:
+                # a policy that neither listens nor hangs up would stall the call
+                actions = self.policy.on_event(Silence(silences + 1))
+                continue
+            heard = await self._await_answer(listen_after)
+            if heard is None:
+                silences += 1
+                actions = self.policy.on_event(Silence(silences))
+            elif isinstance(heard, str):
+                actions = self.policy.on_event(KeyPress(heard))
+            else:
+                silences = 0
+                actions = self.policy.on_utterance(
+                    Utterance(heard.transcript.text, heard.transcript.confidence)
+                )
+
+    def _drop_stale_utterances(self) -> None:
+        """Speech that overlapped a statement is not an answer to the question coming now."""
+        while not self._utterances.empty():
+            self._utterances.get_nowait()
+
+    async def _await_answer(self, asked: Say) -> HeardUtterance | str | None:
+        """The next utterance or key press, or None after `reprompt_after_s` of silence.
+
+        The silence clock runs only while nobody speaks: a candidate thinking aloud is not
+        silent, and the clock starts when the bot's audio has actually played out.
+        """
+        if not self._utterances.empty():
+            return self._utterances.get_nowait()
+        deadline = time.monotonic() + self.cfg.reprompt_after_s
+        while True:
+            if self._speech_active.is_set():
+                deadline = time.monotonic() + self.cfg.reprompt_after_s
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            utter = asyncio.ensure_future(self._utterances.get())
+            key = asyncio.ensure_future(self._keys.get())
+            done, pending = await asyncio.wait(
+                {utter, key}, timeout=min(remaining, 0.25), return_when=asyncio.FIRST_COMPLETED
+            )
+            for p in pending:
+                p.cancel()
+            if utter in done:
+                if key in done:
+                    self._keys.put_nowait(key.result())
+                return utter.result()
+            if key in done:
+                digit = key.result()
+                await self._log_turn("candidate", "dtmf", digit, time.time(), time.time())
+                return digit
+
+    async def _say(self, say: Say) -> None:
+        """Speak sentence by sentence (each cached by the TTS), paced by the transport."""
+        started = self.clock()
+        latency_ms = None
+        pending_since = self._last_voiced_at  # the reply latency runs from here
+        if say.listen:
+            self._asking = say.question_id
+        self._barge_in.clear()
+        self._speaking, self._interruptible = True, say.interruptible
+        interrupted = False
+        buf = b""
+        try:
+            for sentence in _SENTENCE.split(say.text.strip()):
+                async for chunk in self.tts.stream(sentence):
+                    buf += chunk
+                    while len(buf) >= self._frame_bytes:
+                        frame, buf = buf[: self._frame_bytes], buf[self._frame_bytes :]
+                        if self._barge_in.is_set():
+                            interrupted = True
+                            break
+                        if latency_ms is None and pending_since is not None:
+                            latency_ms = (self.clock() - pending_since) * 1000
+                        await self.call.send(frame)
+                    if interrupted:
+                        break
+                if interrupted:
+                    break
+            if buf and not interrupted:
+                await self.call.send(buf.ljust(self._frame_bytes, b"\x00"))
+            if not interrupted:
+                await self._drain_output()
+                interrupted = self._barge_in.is_set()
+        finally:
+            self._speaking = False
+        self._last_voiced_at = None
+        await self._log_turn(
+            "bot",
+            say.kind,
+            say.text,
+            started,
+            self.clock(),
+            question_id=say.question_id,
+            latency_ms=latency_ms,
+            interrupted=interrupted,
+        )
+
+    async def _drain_output(self) -> None:
+        """Wait until the queued frames have gone out (the transport's queue is small)."""
+        await asyncio.sleep(FRAME_MS / 1000 * 6)
+
+    # listener --------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        recognizer = self.asr.recognizer(self.call.sample_rate)
+        preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
+        held: list[bytes] = []
+        in_pause = False
+        started_at = 0.0
+        barged = False
+        async for frame in self.call.frames():
+            if len(frame) != self._frame_bytes:
+                continue
+            event = self.vad.process(frame)
+            now = self.clock()
+            if isinstance(event, SpeechStarted):
+                self._speech_active.set()
+                started_at = now - len(preroll) * FRAME_MS / 1000
+                barged = self._speaking
+                if self._speaking and self._interruptible and self.cfg.barge_in:
+                    self._barge_in.set()
+                    dropped = self.call.clear_output()
+                    log.debug("barge-in on %s: dropped %d frames", self.call.call_id, dropped)
+                recognizer.reset()
+                for f in preroll:
+                    await recognizer.feed(f)
+                preroll.clear()
+                held, in_pause = [], False
+            if not self.vad.in_speech and not isinstance(event, SpeechEnded):
+                preroll.append(frame)
+                continue
+            if isinstance(event, SilenceBegan):
+                recognizer.speculate()
+                in_pause = True
+            elif isinstance(event, SpeechResumed):
+                for f in held:
+                    await recognizer.feed(f)
+                held, in_pause = [], False
+            if isinstance(event, SpeechEnded):
+                self._speech_active.clear()
+                last_voiced = now - self._hangover_s
+                transcript = await recognizer.finish()
+                held, in_pause = [], False
+                if not transcript.text.strip() and transcript.confidence == 0.0 and barged:
+                    continue  # echo or a cough over the bot's voice: not a turn
+                self._last_voiced_at = last_voiced
+                heard = HeardUtterance(transcript, started_at, last_voiced, barged)
+                await self._log_turn(
+                    "candidate",
+                    "answer",
+                    transcript.text,
+                    started_at,
+                    last_voiced,
+                    question_id=self._asking,
+                    confidence=transcript.confidence,
+                )
+                self._utterances.put_nowait(heard)
+                continue
+            if in_pause:
+                held.append(frame)
+            else:
+                await recognizer.feed(frame)
+
+    async def _watch_events(self) -> None:
+        async for event in self.call.events():
+            if isinstance(event, Dtmf):
+                self._keys.put_nowait(event.digit)
+            elif isinstance(event, HungUp):
+                if event.by_remote:
+                    self._hung_up.set()
+                return
+
+    # store -----------------------------------------------------------------------------
+
+    async def _log_turn(
+        self,
+        speaker: str,
+        kind: str,
+        text: str,
+        started: float,
+        ended: float,
+        *,
+        question_id: str | None = None,
+        confidence: float | None = None,
+        latency_ms: float | None = None,
+        interrupted: bool = False,
+    ) -> None:
+        self._seq += 1
+        turn = TurnLog(
+            speaker, kind, text, started, ended, question_id, confidence, latency_ms, interrupted
+        )
+        self.result.turns.append(turn)
+        if self.store is not None:
+            await self.store.add_turn(
+                TurnRecord(
+                    self.call.call_id,
+                    self._seq,
+                    speaker,
+                    kind,
+                    text,
+                    started,
+                    ended,
+                    question_id,
+                    confidence,
+                    latency_ms,
+                    interrupted,
+                )
+            )

@@ -1,0 +1,49 @@
+"""Word error rate with the normalisation phone transcripts need ("6" = "six", "90,000" =
+"ninety thousand"), shared by the demo, the benchmarks and the tests."""
+
+from __future__ import annotations
+
+import re
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 10**9 ("ninety thousand", "two hundred five")."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return f"{number_words(head)} {name}" + (f" {number_words(rest)}" if rest else "")
+    raise ValueError(n)
+
+
+def normalize_words(text: str) -> list[str]:
+    text = text.lower().replace("-", " ").replace("%", " percent")
+    text = re.sub(r"(\d),(\d{3})", r"\1\2", text)
+    text = re.sub(r"(\d+)k\b", lambda m: f"{m.group(1)} thousand", text)
+    words = re.sub(r"[^a-z0-9' ]", " ", text).split()
+    out: list[str] = []
+    for w in words:
+        if w.isdigit() and len(w) < 10:
+            out += number_words(int(w)).split()
+        else:
+            out.append(w)
+    return out
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
