@@ -25,8 +25,23 @@ def number_words(n: int) -> str:
     raise ValueError(n)
 
 
+_CONTRACTIONS = (
+    (r"\bcan't\b", "can not"),
+    (r"\bwon't\b", "will not"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'ve\b", " have"),
+    (r"'ll\b", " will"),
+    (r"'m\b", " am"),
+    (r"'d\b", " would"),
+    (r"\b(it|that|there|what|he|she|here)'s\b", r"\1 is"),
+)
+
+
 def normalize_words(text: str) -> list[str]:
-    text = text.lower().replace("-", " ").replace("%", " percent")
+    text = text.lower().replace("’", "'").replace("-", " ").replace("%", " percent")
+    for pattern, repl in _CONTRACTIONS:
+        text = re.sub(pattern, repl, text)
     text = re.sub(r"(\d),(\d{3})", r"\1\2", text)
     text = re.sub(r"(\d+)k\b", lambda m: f"{m.group(1)} thousand", text)
     words = re.sub(r"[^a-z0-9' ]", " ", text).split()

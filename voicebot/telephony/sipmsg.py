@@ -349,9 +349,19 @@ def _auth_params(challenge: str) -> dict[str, str]:
 
 
 def digest_authorization(
-    challenge: str, *, method: str, uri: str, username: str, password: str, nc: int = 1
+    challenge: str,
+    *,
+    method: str,
+    uri: str,
+    username: str,
+    password: str,
+    nc: int = 1,
+    cnonce: str | None = None,
 ) -> str:
-    """The Authorization value answering a WWW-/Proxy-Authenticate digest challenge."""
+    """The Authorization value answering a WWW-/Proxy-Authenticate digest challenge.
+
+    `cnonce` is random unless given (tests pin it to check RFC 2617's worked example).
+    """
     p = _auth_params(challenge)
     realm, nonce = p.get("realm", ""), p.get("nonce", "")
     if not nonce:
@@ -363,7 +373,7 @@ def digest_authorization(
     def h(s: str) -> str:
         return hashlib.md5(s.encode()).hexdigest()
 
-    cnonce = secrets.token_hex(8)
+    cnonce = cnonce or secrets.token_hex(8)
     ha1 = h(f"{username}:{realm}:{password}")
     if algorithm.upper() == "MD5-SESS":
         ha1 = h(f"{ha1}:{nonce}:{cnonce}")
