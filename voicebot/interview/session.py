@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from voicebot.config import InterviewConfig, SpeechConfig
 from voicebot.dialogue.policy import (
     DialoguePolicy,
@@ -29,7 +31,7 @@ from voicebot.dialogue.policy import (
     Silence,
     Utterance,
 )
-from voicebot.speech.asr import RecognizerEngine, Transcript
+from voicebot.speech.asr import Recognizer, RecognizerEngine, Transcript
 from voicebot.speech.tts import Synthesizer
 from voicebot.speech.vad import (
     SilenceBegan,
@@ -44,6 +46,11 @@ from voicebot.telephony.base import FRAME_MS, Call, Dtmf, HungUp, frame_bytes
 log = logging.getLogger(__name__)
 
 PREROLL_FRAMES = 10  # 200 ms before the VAD's start decision, so the first word is whole
+PAUSE_MS = 120  # silence before the VAD reports SilenceBegan and speculative decoding starts
+PAUSE_REPORTED_S = PAUSE_MS / 1000
+_CONTINUATIONS = frozenset(
+    "and but so or because um uh er the a an to of that with my i if then like".split()
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -79,6 +86,15 @@ class SessionResult:
     answers: dict[str, str] = field(default_factory=dict)
 
 
+def _trim_lead(pcm: bytes, threshold: int = 200, keep: int = 40) -> bytes:
+    """Drop the synthesizer's leading near-silence: it is pure added latency on a reply."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], "<i2")
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    if loud.size == 0:
+        return pcm
+    return samples[max(0, int(loud[0]) - keep) :].tobytes()
+
+
 class InterviewSession:
     """Runs one interview to its end; `await run()` returns what happened."""
 
@@ -108,6 +124,7 @@ class InterviewSession:
             speech.vad_aggressiveness,
             speech.vad_start_ms,
             speech.vad_hangover_ms,
+            pause_ms=PAUSE_MS,
         )
         self.result = SessionResult(call.call_id, "caller_hangup", None)
         self._frame_bytes = frame_bytes(call.sample_rate)
@@ -121,6 +138,8 @@ class InterviewSession:
         self._last_voiced_at: float | None = None  # end of the candidate's last utterance
         self._hung_up = asyncio.Event()
         self._hangover_s = speech.vad_hangover_ms / 1000
+        self._early_end_s = speech.early_end_ms / 1000
+        self._early_end_max_s = speech.early_end_max_s
         self._asking: str | None = None  # the question the candidate is answering
 
     # public ----------------------------------------------------------------------------
@@ -242,7 +261,7 @@ class InterviewSession:
         try:
             for sentence in _SENTENCE.split(say.text.strip()):
                 async for chunk in self.tts.stream(sentence):
-                    buf += chunk
+                    buf += _trim_lead(chunk) if latency_ms is None and not buf else chunk
                     while len(buf) >= self._frame_bytes:
                         frame, buf = buf[: self._frame_bytes], buf[self._frame_bytes :]
                         if self._barge_in.is_set():
@@ -284,8 +303,9 @@ class InterviewSession:
         recognizer = self.asr.recognizer(self.call.sample_rate)
         preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         held: list[bytes] = []
-        in_pause = False
+        pause_frames = 0  # silent frames since SilenceBegan; 0 = not in a pause
         started_at = 0.0
+        speech_frames = 0
         barged = False
         async for frame in self.call.frames():
             if len(frame) != self._frame_bytes:
@@ -304,41 +324,70 @@ class InterviewSession:
                 for f in preroll:
                     await recognizer.feed(f)
                 preroll.clear()
-                held, in_pause = [], False
+                held, pause_frames, speech_frames = [], 0, 0
             if not self.vad.in_speech and not isinstance(event, SpeechEnded):
                 preroll.append(frame)
                 continue
+            if isinstance(event, SpeechEnded):
+                await self._end_utterance(recognizer, started_at, now - self._hangover_s, barged)
+                held, pause_frames = [], 0
+                continue
+            speech_frames += 1
             if isinstance(event, SilenceBegan):
                 recognizer.speculate()
-                in_pause = True
+                pause_frames = 1
             elif isinstance(event, SpeechResumed):
                 for f in held:
                     await recognizer.feed(f)
-                held, in_pause = [], False
-            if isinstance(event, SpeechEnded):
-                self._speech_active.clear()
-                last_voiced = now - self._hangover_s
-                transcript = await recognizer.finish()
-                held, in_pause = [], False
-                if not transcript.text.strip() and transcript.confidence == 0.0 and barged:
-                    continue  # echo or a cough over the bot's voice: not a turn
-                self._last_voiced_at = last_voiced
-                heard = HeardUtterance(transcript, started_at, last_voiced, barged)
-                await self._log_turn(
-                    "candidate",
-                    "answer",
-                    transcript.text,
-                    started_at,
-                    last_voiced,
-                    question_id=self._asking,
-                    confidence=transcript.confidence,
-                )
-                self._utterances.put_nowait(heard)
-                continue
-            if in_pause:
-                held.append(frame)
-            else:
+                held, pause_frames = [], 0
+            if not pause_frames:
                 await recognizer.feed(frame)
+                continue
+            held.append(frame)
+            pause_frames += 1
+            silent_s = PAUSE_REPORTED_S + pause_frames * FRAME_MS / 1000
+            if self._early_end_ok(recognizer, silent_s, speech_frames):
+                self.vad.reset()
+                await self._end_utterance(recognizer, started_at, now - silent_s, barged)
+                held, pause_frames = [], 0
+
+    def _early_end_ok(self, recognizer: Recognizer, silent_s: float, frames: int) -> bool:
+        """A short answer that already reads as a finished sentence need not wait the hangover.
+
+        Long answers (stories) and answers trailing off on "and", "um"… keep the full hangover:
+        candidates pause to think.
+        """
+        if self._early_end_s <= 0 or silent_s < self._early_end_s:
+            return False
+        if frames * FRAME_MS / 1000 > self._early_end_max_s:
+            return False
+        early = recognizer.early_result()
+        if early is None:
+            return False
+        text = early.text.strip()
+        if not text or text.endswith("...") or text[-1] not in ".?!":
+            return False
+        last = text.rstrip(".?!").split()[-1].lower() if text.rstrip(".?!").split() else ""
+        return last not in _CONTINUATIONS
+
+    async def _end_utterance(
+        self, recognizer: Recognizer, started_at: float, last_voiced: float, barged: bool
+    ) -> None:
+        self._speech_active.clear()
+        transcript = await recognizer.finish()
+        if not transcript.text.strip() and barged:
+            return  # echo or a cough over the bot's voice: not a turn
+        self._last_voiced_at = last_voiced
+        await self._log_turn(
+            "candidate",
+            "answer",
+            transcript.text,
+            started_at,
+            last_voiced,
+            question_id=self._asking,
+            confidence=transcript.confidence,
+        )
+        self._utterances.put_nowait(HeardUtterance(transcript, started_at, last_voiced, barged))
 
     async def _watch_events(self) -> None:
         async for event in self.call.events():

@@ -75,6 +75,13 @@ class Recognizer(Protocol):
         """Drop the utterance in progress without decoding it."""
         ...
 
+    def early_result(self) -> Transcript | None:
+        """The speculative transcript if it is finished and covers all audio fed, else None.
+
+        Lets the session end a short, complete answer before the full VAD hangover.
+        """
+        ...
+
 
 class RecognizerEngine(Protocol):
     name: str
@@ -204,6 +211,14 @@ class WhisperRecognizer:
         self._drop_speculation()
         self._audio = bytearray()
 
+    def early_result(self) -> Transcript | None:
+        if not self._speculation or self._speculation[0] != len(self._audio):
+            return None
+        future = self._speculation[1]
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return None
+        return future.result()
+
     def _decode(self) -> asyncio.Future[Transcript]:
         audio, engine = bytes(self._audio), self.engine
         return _in_executor(engine.executor, engine.transcribe, audio, self.sample_rate)
@@ -317,6 +332,9 @@ class VoskRecognizer:
         if utterance is self._utterance:
             self.reset()
         return transcript
+
+    def early_result(self) -> Transcript | None:
+        return None  # Kaldi finals need the stream closed; vosk waits for the full hangover
 
     def reset(self) -> None:
         self._utterance = _VoskUtterance(self.engine, self.sample_rate)

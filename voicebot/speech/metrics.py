@@ -42,7 +42,7 @@ def normalize_words(text: str) -> list[str]:
     text = text.lower().replace("’", "'").replace("-", " ").replace("%", " percent")
     for pattern, repl in _CONTRACTIONS:
         text = re.sub(pattern, repl, text)
-    text = re.sub(r"(\d),(\d{3})", r"\1\2", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,250,000: every group
     text = re.sub(r"(\d+)k\b", lambda m: f"{m.group(1)} thousand", text)
     words = re.sub(r"[^a-z0-9' ]", " ", text).split()
     out: list[str] = []

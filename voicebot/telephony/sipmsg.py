@@ -248,14 +248,28 @@ def parse_message(data: bytes) -> SipMessage:
 
 def header_param(value: str, name: str) -> str | None:
     """A `;name=value` parameter of a header (outside the <uri>), or None."""
-    rest = value
-    if ">" in value:
-        rest = value.rsplit(">", 1)[1]
-    for part in rest.split(";")[1:]:
+    for part in _header_params(value).split(";")[1:]:
         key, _, val = part.partition("=")
         if key.strip().lower() == name.lower():
             return val.strip().strip('"')
     return None
+
+
+def _header_params(value: str) -> str:
+    """The `;...` tail after the URI; a quoted `>` (linphone's `+sip.instance="<urn:..>"`)
+    does not end the name-addr."""
+    quoted = False
+    for i, ch in enumerate(value):
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "<":
+            end = value.find(">", i)
+            return value[end + 1 :] if end >= 0 else ""
+        elif ch == ";":
+            return value[i:]
+    return ""
 
 
 def header_uri(value: str) -> str:
