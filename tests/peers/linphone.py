@@ -21,7 +21,7 @@ from .audio import convert_wav, silence_wav
 from .baresip import RegistrarAddress, free_port
 from .process import PeerError, PeerProcess
 
-_CALL_ENDED = r"Call (\d+) with (\S+) ended \(([^)]*)\)|Call (\d+) with (\S+) error"
+_CALL_ENDED = r"Call (\d+) with (.+?) ended \(([^)]*)\)|Call (\d+) with (.+?) error"
 
 
 class Linphone:
