@@ -150,15 +150,21 @@ class InterviewSession:
         try:
             conductor = asyncio.create_task(self._conduct())
             hung = asyncio.create_task(self._hung_up.wait())
-            done, _ = await asyncio.wait({conductor, hung}, return_when=asyncio.FIRST_COMPLETED)
-            if conductor not in done:
-                conductor.cancel()
-                self.result.outcome = "caller_hangup"
-                with contextlib.suppress(asyncio.CancelledError):
-                    await conductor
-            else:
+            done, _ = await asyncio.wait(
+                {conductor, hung, listener}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if conductor in done:
                 hung.cancel()
                 conductor.result()
+            else:
+                conductor.cancel()
+                hung.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await conductor
+                if listener in done and not listener.cancelled() and listener.exception():
+                    self.result.outcome = "failed"
+                    raise RuntimeError("the listener failed") from listener.exception()
+                self.result.outcome = "caller_hangup"
         finally:
             listener.cancel()
             watcher.cancel()
