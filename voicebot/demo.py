@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,7 +175,6 @@ async def run_demo(
 ) -> DemoReport:
     job = load_job(job_path)
     bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
-    workdir = Path(tempfile.mkdtemp(prefix="voicebot-demo-"))
     store = await Store.open(store_path or cfg.store.path)
     try:
         interviewer = await Interviewer.create(cfg, store=store)
@@ -187,7 +185,7 @@ async def run_demo(
             cache_dir=Path(cfg.speech.cache_dir) if cfg.speech.cache_dir else None,
             length_scale=1.05,
         )
-        async with LocalRegistrar({"bot": bot_pw, "candidate": cand_pw}, workdir=workdir) as reg:
+        async with LocalRegistrar({"bot": bot_pw, "candidate": cand_pw}) as reg:
             registrar = f"{reg.host}:{reg.port}"
             bot_cfg = replace(
                 cfg.sip, listen_port=0, username="bot", password=bot_pw, registrar=registrar

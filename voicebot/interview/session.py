@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -150,21 +151,26 @@ class InterviewSession:
         try:
             conductor = asyncio.create_task(self._conduct())
             hung = asyncio.create_task(self._hung_up.wait())
-            done, _ = await asyncio.wait(
-                {conductor, hung, listener}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if conductor in done:
-                hung.cancel()
-                conductor.result()
-            else:
-                conductor.cancel()
-                hung.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await conductor
+            waiting: set[asyncio.Task[Any]] = {conductor, hung, listener}
+            while True:
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if conductor in done:
+                    hung.cancel()
+                    conductor.result()
+                    break
                 if listener in done and not listener.cancelled() and listener.exception():
+                    conductor.cancel()
+                    hung.cancel()
                     self.result.outcome = "failed"
                     raise RuntimeError("the listener failed") from listener.exception()
-                self.result.outcome = "caller_hangup"
+                if hung in done:
+                    conductor.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await conductor
+                    self.result.outcome = "caller_hangup"
+                    break
+                # the inbound stream ended (our own hang-up in progress): let the conductor finish
+                waiting = {conductor, hung}
         finally:
             listener.cancel()
             watcher.cancel()
