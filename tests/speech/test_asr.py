@@ -174,9 +174,11 @@ async def test_vosk_streams_partials_and_finals_with_word_timings(vosk_ko: VoskE
 @pytest.mark.models
 async def test_vosk_speculate_then_finish_matches_plain_finish(vosk_ko: VoskEngine) -> None:
     pcm = answer_pcm(KOREAN, voice="ko")
+    # fresh recognizers: Kaldi adapts its features across utterances on one recognizer
     recognizer = vosk_ko.recognizer(8000)
     await feed_all(recognizer, pcm)
     plain = await recognizer.finish()
+    recognizer = vosk_ko.recognizer(8000)
     await feed_all(recognizer, pcm)
     recognizer.speculate()
     speculative = await recognizer.finish()

@@ -142,6 +142,7 @@ class InterviewSession:
         self._early_end_s = speech.early_end_ms / 1000
         self._early_end_max_s = speech.early_end_max_s
         self._asking: str | None = None  # the question the candidate is answering
+        self._pending_ends: set[asyncio.Task[None]] = set()
 
     # public ----------------------------------------------------------------------------
 
@@ -174,6 +175,8 @@ class InterviewSession:
         finally:
             listener.cancel()
             watcher.cancel()
+            for task in list(self._pending_ends):
+                task.cancel()
             if not self.call.ended:
                 await self.call.hangup()
         log.info("interview %s ended: %s", self.call.call_id, self.result.outcome)
@@ -332,7 +335,7 @@ class InterviewSession:
                     self._barge_in.set()
                     dropped = self.call.clear_output()
                     log.debug("barge-in on %s: dropped %d frames", self.call.call_id, dropped)
-                recognizer.reset()
+                recognizer = self.asr.recognizer(self.call.sample_rate)
                 for f in preroll:
                     await recognizer.feed(f)
                 preroll.clear()
@@ -341,7 +344,7 @@ class InterviewSession:
                 preroll.append(frame)
                 continue
             if isinstance(event, SpeechEnded):
-                await self._end_utterance(recognizer, started_at, now - self._hangover_s, barged)
+                self._spawn_end(recognizer, started_at, now - self._hangover_s, barged)
                 held, pause_frames = [], 0
                 continue
             speech_frames += 1
@@ -360,7 +363,7 @@ class InterviewSession:
             silent_s = PAUSE_REPORTED_S + pause_frames * FRAME_MS / 1000
             if self._early_end_ok(recognizer, silent_s, speech_frames):
                 self.vad.reset()
-                await self._end_utterance(recognizer, started_at, now - silent_s, barged)
+                self._spawn_end(recognizer, started_at, now - silent_s, barged)
                 held, pause_frames = [], 0
 
     def _early_end_ok(self, recognizer: Recognizer, silent_s: float, frames: int) -> bool:
@@ -382,10 +385,19 @@ class InterviewSession:
         last = text.rstrip(".?!").split()[-1].lower() if text.rstrip(".?!").split() else ""
         return last not in _CONTINUATIONS
 
+    def _spawn_end(
+        self, recognizer: Recognizer, started_at: float, last_voiced: float, barged: bool
+    ) -> None:
+        """Finish the utterance in its own task: the listener keeps reading (and hearing
+        barge-ins) while the recognizer decodes; the recognizer is this utterance's alone."""
+        self._speech_active.clear()
+        task = asyncio.create_task(self._end_utterance(recognizer, started_at, last_voiced, barged))
+        self._pending_ends.add(task)
+        task.add_done_callback(self._pending_ends.discard)
+
     async def _end_utterance(
         self, recognizer: Recognizer, started_at: float, last_voiced: float, barged: bool
     ) -> None:
-        self._speech_active.clear()
         transcript = await recognizer.finish()
         if not transcript.text.strip() and barged:
             return  # echo or a cough over the bot's voice: not a turn
