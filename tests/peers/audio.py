@@ -1,6 +1,6 @@
 """WAV files for test peers to play, and measurements of what they recorded."""
 
-# ruff: noqa: ASYNC109 -- test peers take explicit timeouts so a hang reports its log tail
+
 
 from __future__ import annotations
 

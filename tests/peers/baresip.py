@@ -5,7 +5,7 @@ It sends a WAV file as its microphone (`aufile` source), dumps what it hears to 
 registration and call events as netstring JSON on the ctrl_tcp socket.
 """
 
-# ruff: noqa: ASYNC109 -- test peers take explicit timeouts so a hang reports its log tail
+
 
 from __future__ import annotations
 

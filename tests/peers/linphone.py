@@ -4,7 +4,7 @@ linphonec runs in "file mode" (`soundcard use files`): `play <wav>` is its micro
 `record <wav>` receives what it hears. Call progress is read from its console output.
 """
 
-# ruff: noqa: ASYNC109 -- test peers take explicit timeouts so a hang reports its log tail
+
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A softphone child process whose output is logged and searchable while it runs."""
 
-# ruff: noqa: ASYNC109 -- test peers take explicit timeouts so a hang reports its log tail
+
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ receive requests verbatim and answer them with a fixed status; nothing here is m
 SIP stack, only a byte-exact window on what the peers send.
 """
 
-# ruff: noqa: ASYNC109 -- test peers take explicit timeouts so a hang reports its log tail
+
 
 from __future__ import annotations
 
