@@ -1030,27 +1030,27 @@ class SipEndpoint:
         ack.set("CSeq", f"{final.cseq[0]} ACK")
         self._send(ack, addr)
 
-    def _send_error_ack(self, invite: SipMessage, final: SipMessage, addr: tuple[str, int]) -> None:
-        """ACK for a non-2xx final: same branch, hop by hop (RFC 3261 17.1.1.3)."""
-        ack = SipMessage(method="ACK", uri=invite.uri)
-        ack.add("Via", invite.top_via)
-        ack.add("Max-Forwards", "70")
-        ack.add("From", invite.require("From"))
-        ack.add("To", final.require("To"))
-        ack.add("Call-ID", invite.call_id)
-        ack.add("CSeq", f"{invite.cseq[0]} ACK")
+    @staticmethod
+    def _invite_sibling(invite: SipMessage, method: str, to: str) -> SipMessage:
+        """ACK-for-error or CANCEL: same branch, R-URI and Route set as the INVITE (RFC 3261
+        9.1, 17.1.1.3), so every proxy on the path matches it to the INVITE transaction."""
+        msg = SipMessage(method=method, uri=invite.uri)
+        msg.add("Via", invite.top_via)
+        msg.add("Max-Forwards", "70")
+        msg.add("From", invite.require("From"))
+        msg.add("To", to)
+        msg.add("Call-ID", invite.call_id)
+        msg.add("CSeq", f"{invite.cseq[0]} {method}")
         for route in invite.get_all("Route"):
-            ack.add("Route", route)
-        self._send(ack, addr)
+            msg.add("Route", route)
+        return msg
+
+    def _send_error_ack(self, invite: SipMessage, final: SipMessage, addr: tuple[str, int]) -> None:
+        """ACK for a non-2xx final, carrying that response's To (with its tag)."""
+        self._send(self._invite_sibling(invite, "ACK", final.require("To")), addr)
 
     async def _cancel(self, invite: SipMessage, addr: tuple[str, int]) -> None:
-        cancel = SipMessage(method="CANCEL", uri=invite.uri)
-        cancel.add("Via", invite.top_via)
-        cancel.add("Max-Forwards", "70")
-        cancel.add("From", invite.require("From"))
-        cancel.add("To", invite.require("To"))
-        cancel.add("Call-ID", invite.call_id)
-        cancel.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        cancel = self._invite_sibling(invite, "CANCEL", invite.require("To"))
         with contextlib.suppress(TimeoutError):
             async for _ in self._transaction(cancel, addr, limit=8):
                 pass
