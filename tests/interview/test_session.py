@@ -32,9 +32,9 @@ from voicebot.config import InterviewConfig, SpeechConfig
 from voicebot.dialogue.builtin import BuiltinPolicy
 from voicebot.dialogue.policy import InterviewContext
 from voicebot.interview.plan import InterviewPlan, load_job
-from voicebot.interview.session import InterviewSession, SessionResult, TurnLog
+from voicebot.interview.session import InterviewSession, SessionResult
 from voicebot.speech.asr import Transcript
-from voicebot.store import Store
+from voicebot.store import Store, TurnRecord
 from voicebot.telephony.base import (
     Call,
     CallEvent,
@@ -141,7 +141,7 @@ class FakeCall:
     hung_up_at: float | None = None  # real time
     cleared: int = 0  # frames dropped by clear_output
     # the session's turn log: a bot turn is logged once its audio has played out
-    turns: list[TurnLog] = field(default_factory=list)
+    turns: list[TurnRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()

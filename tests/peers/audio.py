@@ -1,7 +1,5 @@
 """WAV files for test peers to play, and measurements of what they recorded."""
 
-
-
 from __future__ import annotations
 
 import asyncio

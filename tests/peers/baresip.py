@@ -5,8 +5,6 @@ It sends a WAV file as its microphone (`aufile` source), dumps what it hears to 
 registration and call events as netstring JSON on the ctrl_tcp socket.
 """
 
-
-
 from __future__ import annotations
 
 import asyncio

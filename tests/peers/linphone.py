@@ -4,8 +4,6 @@ linphonec runs in "file mode" (`soundcard use files`): `play <wav>` is its micro
 `record <wav>` receives what it hears. Call progress is read from its console output.
 """
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,5 @@
 """A softphone child process whose output is logged and searchable while it runs."""
 
-
-
 from __future__ import annotations
 
 import asyncio

@@ -5,8 +5,6 @@ receive requests verbatim and answer them with a fixed status; nothing here is m
 SIP stack, only a byte-exact window on what the peers send.
 """
 
-
-
 from __future__ import annotations
 
 import asyncio

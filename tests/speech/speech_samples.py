@@ -81,5 +81,3 @@ def frames(pcm: bytes, rate: int = 8000) -> Iterator[bytes]:
     size = rate // 50 * 2
     for i in range(0, len(pcm), size):
         yield pcm[i : i + size].ljust(size, b"\0")
-
-

@@ -64,26 +64,11 @@ class HeardUtterance:
 
 
 @dataclass
-class TurnLog:
-    """The session's own view of the turns, for the demo's printout and the benchmarks."""
-
-    speaker: str
-    kind: str
-    text: str
-    started_at: float
-    ended_at: float
-    question_id: str | None = None
-    confidence: float | None = None
-    latency_ms: float | None = None
-    interrupted: bool = False
-
-
-@dataclass
 class SessionResult:
     call_id: str
     outcome: str
     consent: bool | None
-    turns: list[TurnLog] = field(default_factory=list)
+    turns: list[TurnRecord] = field(default_factory=list)  # as stored, in order
     answers: dict[str, str] = field(default_factory=dict)
 
 
@@ -438,23 +423,19 @@ class InterviewSession:
         interrupted: bool = False,
     ) -> None:
         self._seq += 1
-        turn = TurnLog(
-            speaker, kind, text, started, ended, question_id, confidence, latency_ms, interrupted
+        turn = TurnRecord(
+            self.call.call_id,
+            self._seq,
+            speaker,
+            kind,
+            text,
+            started,
+            ended,
+            question_id,
+            confidence,
+            latency_ms,
+            interrupted,
         )
         self.result.turns.append(turn)
         if self.store is not None:
-            await self.store.add_turn(
-                TurnRecord(
-                    self.call.call_id,
-                    self._seq,
-                    speaker,
-                    kind,
-                    text,
-                    started,
-                    ended,
-                    question_id,
-                    confidence,
-                    latency_ms,
-                    interrupted,
-                )
-            )
+            await self.store.add_turn(turn)
