@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from voicebot.config import Config, ConfigError, load_config
-from voicebot.interview.plan import JobError, load_job
+from voicebot.interview.plan import Job, JobError, load_job
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="AI phone-screening interviewer."
@@ -57,6 +57,15 @@ def _run(main: Callable[[], Awaitable[_T]]) -> _T:
         raise typer.Exit(130) from None
 
 
+def _config_and_job(config: Path | None, job: Path) -> tuple[Config, Job]:
+    """Both validated before anything starts, so a typo costs one line, not a dropped call."""
+    try:
+        return _config(config), load_job(job)
+    except (ConfigError, JobError) as e:
+        _fail(str(e))
+        raise  # unreachable: _fail exits
+
+
 def _fail(message: str) -> None:
     typer.echo(f"voicebot: {message}", err=True)
     raise typer.Exit(2)
@@ -68,11 +77,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Register to the PBX/registrar and interview everyone who calls in."""
-    try:
-        cfg = _config(config)
-        job_def = load_job(job)
-    except (ConfigError, JobError) as e:
-        _fail(str(e))
+    cfg, job_def = _config_and_job(config, job)
 
     async def main() -> None:
         from voicebot.interview.runner import Interviewer
@@ -106,11 +111,7 @@ def call(
     ] = None,
 ) -> None:
     """Place one outbound interview and print its transcript."""
-    try:
-        cfg = _config(config)
-        job_def = load_job(job)
-    except (ConfigError, JobError) as e:
-        _fail(str(e))
+    cfg, job_def = _config_and_job(config, job)
 
     async def main() -> None:
         from voicebot.interview.runner import Interviewer
