@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from voicebot.config import SipConfig
 from voicebot.media import g711
@@ -56,6 +57,7 @@ from voicebot.telephony.sipmsg import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 T1, T2, T_TIMEOUT = 0.5, 4.0, 32.0
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
@@ -102,6 +104,12 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+
+async def _until_none(queue: asyncio.Queue[_T | None]) -> AsyncIterator[_T]:
+    """Items of a queue until the None a finished call puts there."""
+    while (item := await queue.get()) is not None:
+        yield item
 
 
 # media --------------------------------------------------------------------------------------
@@ -179,12 +187,8 @@ class SipCall:
 
     # Call protocol -------------------------------------------------------------------------
 
-    async def frames(self) -> AsyncIterator[bytes]:
-        while True:
-            frame = await self._inbound.get()
-            if frame is None:
-                return
-            yield frame
+    def frames(self) -> AsyncIterator[bytes]:
+        return _until_none(self._inbound)
 
     async def send(self, frame: bytes) -> None:
         if self._ended:
@@ -226,14 +230,9 @@ class SipCall:
     async def hangup(self) -> None:
         await self.endpoint._hangup(self)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while True:
-            ev = await self._events.get()
-            if ev is None:
-                return
-            yield ev
-            if isinstance(ev, HungUp):
-                return
+    def events(self) -> AsyncIterator[CallEvent]:
+        """Ends after `HungUp`: `_finish` queues the None that closes the stream right behind it."""
+        return _until_none(self._events)
 
     @property
     def ended(self) -> bool:
