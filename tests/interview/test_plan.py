@@ -53,11 +53,12 @@ def test_plan_keeps_the_job_order(tmp_path: Path) -> None:
     assert plan.questions is not job.questions
 
 
-def test_defaults_and_unknown_top_level_keys(tmp_path: Path) -> None:
-    job = load_job(write(tmp_path, GOOD + "competencies: [python, ownership]\nsalary_band: 1\n"))
+def test_defaults(tmp_path: Path) -> None:
+    job = load_job(write(tmp_path, GOOD))
 
     assert job.id == "backend-engineer"  # from the file name
     assert job.locale == "en" and job.summary == ""
+    assert job.competencies == () and job.pass_threshold == 3.0
 
 
 @pytest.mark.parametrize(
@@ -66,21 +67,24 @@ def test_defaults_and_unknown_top_level_keys(tmp_path: Path) -> None:
         (GOOD, None),
         (
             GOOD.replace("text: Tell me about a hard bug.", "kind: open"),
-            "backend-engineer.yaml: questions[2].text: required",
+            "backend-engineer.yaml:10: questions[2].text: required",
         ),
         (
             GOOD.replace("id: notice\n    kind", "kind"),
-            "backend-engineer.yaml: questions[1].id: required",
+            "backend-engineer.yaml:7: questions[1].id: required",
         ),
         (
             GOOD.replace("id: notice", "id: salary"),
-            "questions[1].id: duplicate question id 'salary'",
+            ":7: questions[1].id: duplicate question id 'salary'",
         ),
         (
             GOOD.replace("kind: notice", "kind: availability"),
-            "questions[1].kind: 'availability' is",
+            ":8: questions[1].kind: 'availability' is",
         ),
-        (GOOD.replace("kind: salary", "knd: salary"), "questions[0].knd: unknown key; known keys"),
+        (
+            GOOD.replace("kind: salary", "knd: salary"),
+            ":5: questions[0].knd: unknown key; did you mean 'kind'?",
+        ),
         (
             GOOD.replace("text: What is your notice period?", "text: ''"),
             "questions[1].text: must not",
@@ -89,17 +93,17 @@ def test_defaults_and_unknown_top_level_keys(tmp_path: Path) -> None:
             GOOD.replace("text: What is your notice period?", "text: 42"),
             "questions[1].text: expected",
         ),
-        (GOOD.replace("title: Backend Engineer\n", ""), "backend-engineer.yaml: title: required"),
+        (GOOD.replace("title: Backend Engineer\n", ""), "backend-engineer.yaml:1: title: required"),
         (GOOD.replace("company: Acme Corp", "company: [Acme]"), "company: expected text"),
         (GOOD + "locale: English\n", "locale: 'English' is not a locale"),
-        (GOOD.split("questions:")[0], "backend-engineer.yaml: questions: required"),
+        (GOOD.split("questions:")[0], "backend-engineer.yaml:1: questions: required"),
         (GOOD.split("questions:")[0] + "questions: []\n", "questions: expected a non-empty list"),
         (
             GOOD.split("questions:")[0] + "questions:\n  - just text\n",
             "questions[0]: expected a mapping",
         ),
         ("- a list\n", "expected a mapping of job fields"),
-        ("title: [unclosed\n", "not valid YAML at line"),
+        ("title: [unclosed\n", "backend-engineer.yaml:2: not valid YAML"),
     ],
 )
 def test_mistakes_name_the_file_and_field(tmp_path: Path, text: str, error: str | None) -> None:
