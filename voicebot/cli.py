@@ -171,6 +171,11 @@ def demo(
             f"{report.latency_ms['p50']} ms, p95 {report.latency_ms['p95']} ms; "
             f"stored in {report.store_path} as call {report.call_id}"
         )
+        overall = report.report.get("overall") or {}
+        typer.echo(
+            f"report: {overall.get('recommendation')} (overall {overall.get('score')}); "
+            + " and ".join(report.report_files)
+        )
     if report.outcome != "completed":
         raise typer.Exit(1)
 
@@ -228,6 +233,15 @@ def _port_check(host: str, port: int) -> tuple[str, bool, str]:
         except OSError as e:
             return (f"sip port {port}/udp", False, f"cannot bind {host}:{port}: {e.strerror}")
     return (f"sip port {port}/udp", True, f"{host}:{port} is free")
+
+
+def _register_scoring() -> None:
+    from voicebot.scoring.cli import register
+
+    register(app)
+
+
+_register_scoring()
 
 
 def main() -> None:

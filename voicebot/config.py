@@ -76,11 +76,27 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ComplianceConfig:
+    """The hiring-law regime: eu = no prosody or emotion inference, human review before any
+    decision; pipl = every score explained, candidate may ask for review; us = consent logged."""
+
+    mode: Literal["none", "eu", "pipl", "us"] = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsConfig:
+    dir: str = "var/reports"  # where `voicebot demo` and campaigns write report files
+    feedback_scores: bool = False  # raw scores in the candidate's feedback (off: strengths only)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipConfig = field(default_factory=SipConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     interview: InterviewConfig = field(default_factory=InterviewConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def validate(self) -> Config:

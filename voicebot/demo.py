@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from voicebot.config import Config
-from voicebot.interview.plan import load_job
+from voicebot.interview.plan import Resume, build_plan, load_job
 from voicebot.interview.runner import Interviewer
 from voicebot.interview.session import SessionResult
+from voicebot.scoring.pipeline import score_call, write_report_files
 from voicebot.speech.metrics import word_error_rate
 from voicebot.speech.tts import PiperSynthesizer
 from voicebot.speech.vad import level_dbfs
@@ -36,6 +37,9 @@ from voicebot.telephony.sip import SipCall, SipEndpoint
 log = logging.getLogger(__name__)
 
 DEFAULT_JOB = Path(__file__).resolve().parent.parent / "examples" / "jobs" / "backend-engineer.yaml"
+# The scripted candidate's résumé: six years in → the plan asks the deeper questions
+# (production_fix_deep, team_disagreement), which between them cover every competency.
+DEFAULT_RESUME = Resume(years_experience=6, skills=("python", "postgresql"))
 DEFAULT_SCRIPT = (
     "Yes, that is fine, go ahead.",
     "I am hoping for around ninety thousand a year.",
@@ -43,7 +47,10 @@ DEFAULT_SCRIPT = (
     "I have six years of Python experience.",
     "Last year our payment service went down during a release. I traced it to a bad "
     "database migration, rolled it back and added a check to our pipeline. We were "
-    "back up in twenty minutes.",
+    "back up in twenty minutes, and I wrote the postmortem so it would not happen again.",
+    "A teammate wanted to rewrite our queue worker, and I disagreed. I listened to her "
+    "concerns, we wrote down the trade-offs together and agreed to try my smaller fix first "
+    "for one week. It cut failures by half, and we kept working together on the rest.",
 )
 RECOGNIZED_WER = 0.25  # an answer counts as recognized at or below this word error rate
 BOT_TURN_END_S = 1.0  # the candidate answers after this much quiet from the bot
@@ -130,6 +137,8 @@ class DemoReport:
     scripted_answers: int
     call_id: str
     store_path: str
+    report: dict[str, Any] = field(default_factory=dict)  # the scored report (JSON)
+    report_files: list[str] = field(default_factory=list)  # its .json and .html
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -141,6 +150,14 @@ class DemoReport:
             "outcome": self.outcome,
             "call_id": self.call_id,
             "store": self.store_path,
+            "report": {
+                "files": self.report_files,
+                "overall": self.report.get("overall"),
+                "competencies": [
+                    {k: c[k] for k in ("id", "score", "evidence")}
+                    for c in self.report.get("competencies", [])
+                ],
+            },
         }
 
 
@@ -172,8 +189,11 @@ async def run_demo(
     script: tuple[str, ...] = DEFAULT_SCRIPT,
     inbound: bool = False,
     store_path: str | None = None,
+    resume: Resume | None = DEFAULT_RESUME,
+    reports_dir: str | Path | None = None,
 ) -> DemoReport:
-    job = load_job(job_path)
+    full_job = load_job(job_path)
+    job = replace(full_job, questions=build_plan(full_job, resume).questions)
     bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
     store = await Store.open(store_path or cfg.store.path)
     try:
@@ -226,6 +246,16 @@ async def run_demo(
                     result = await asyncio.wait_for(interviewer.interview(call, job), 600)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(candidate.done.wait(), 5)
+        scored = await score_call(
+            store,
+            result.call_id,
+            full_job,
+            compliance=cfg.compliance.mode,
+            resume=resume,
+            feedback_scores=cfg.reports.feedback_scores,
+        )
+        report = scored.to_dict()
+        files = await write_report_files(report, reports_dir or cfg.reports.dir)
     finally:
         await store.close()
     bot_latencies = [t.latency_ms for t in result.turns if t.latency_ms is not None]
@@ -251,4 +281,6 @@ async def run_demo(
         scripted_answers=len(script),
         call_id=result.call_id,
         store_path=store.path,
+        report=report,
+        report_files=[str(f) for f in files],
     )

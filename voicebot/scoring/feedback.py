@@ -40,14 +40,21 @@ def candidate_feedback(
     lang = "zh" if job.locale.startswith("zh") else "en"
     t = TEXT[lang]
     by_id = {c.id: c for c in job.competencies}
+
+    def fmt(key: str, c: dict[str, Any]) -> str:
+        name, desc = c["name"], by_id[c["id"]].description
+        if lang == "en":  # "strong problem solving: finds the real cause ..."
+            name, desc = name.lower(), desc[:1].lower() + desc[1:]
+        return t[key].format(name=name, description=desc)
+
     assessed = [c for c in competencies if c["score"] is not None]
     strengths = [
-        t["strength"].format(name=c["name"], description=by_id[c["id"]].description)
+        fmt("strength", c)
         for c in sorted(assessed, key=lambda c: -c["score"])
         if c["score"] >= STRENGTH_AT
     ]
     develop = [
-        t["develop"].format(name=c["name"], description=by_id[c["id"]].description)
+        fmt("develop", c)
         for c in sorted(assessed, key=lambda c: c["score"])
         if c["score"] < DEVELOP_BELOW
     ]

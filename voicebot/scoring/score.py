@@ -18,6 +18,11 @@ from voicebot.scoring import features as ft
 from voicebot.scoring.feedback import candidate_feedback
 from voicebot.scoring.values import PERIOD_FACTOR, parse_value
 
+
+def first_person(sentence: str) -> bool:
+    return bool(ft.FIRST_PERSON_ZH.search(sentence) or ft.FIRST_PERSON_EN.search(sentence.lower()))
+
+
 RECOMMENDATIONS = ("strong_yes", "yes", "no_decision", "no", "definitely_not")
 COMPLIANCE_MODES = ("none", "eu", "pipl", "us")
 MAX_SCORE = 5
@@ -93,10 +98,11 @@ def _explain(f: ft.AnswerFeatures, c: Competency) -> str:
         + (", ".join(shown) if shown else "none")
         + (f" (missing {', '.join(missing)})" if missing else ""),
         f"{f.numbers} concrete number(s)",
-        "first person" if f.first_person >= 0.5 else "little first-person action",
+        f"first person in {sum(bool(first_person(x.text)) for x in f.sentences)}"
+        f"/{len(f.sentences)} sentence(s)",
     ]
     if f.anchor_level is not None:
-        parts.append(f"closest to the level-{round(f.anchor_level)} example")
+        parts.append(f"nearest the rating-scale examples at level {f.anchor_level:.1f}")
     if f.hedging and not f.star["action"]:
         parts.append("hypothetical or general rather than an example")
     if f.praise and not f.star["action"]:

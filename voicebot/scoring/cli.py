@@ -1,0 +1,141 @@
+"""`voicebot report` and `voicebot score`: the report of a stored call as JSON/HTML, and scores
+for free-standing answers. Registered on the main CLI by `register(app)`; errors a person can
+act on are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voicebot.config import Config, ConfigError, load_config
+from voicebot.interview.plan import Job, JobError, load_job, parse_job
+from voicebot.scoring.answers import AnswerLineError, score_lines
+from voicebot.store import Store, StoreError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+    app.command("score")(score)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"voicebot: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def report(
+    call_id: Annotated[str, typer.Argument(help="The call's id (as printed by call/demo).")],
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here ('-' = stdout).")
+    ] = None,
+    job: Annotated[
+        Path | None, typer.Option("--job", help="Job YAML, to score a call not scored yet.")
+    ] = None,
+    rescore: Annotated[bool, typer.Option(help="Score again even if a report is stored.")] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config.")] = None,
+) -> None:
+    """Print or write the report of an interview; scores the call first if needed."""
+    try:
+        cfg = load_config(config)
+        job_def = load_job(job) if job else None
+    except (ConfigError, JobError) as e:
+        _fail(str(e))
+        return
+    try:
+        data = asyncio.run(_report(cfg, call_id, job_def, rescore))
+    except (StoreError, JobError) as e:
+        _fail(str(e))
+        return
+    from voicebot.scoring.report import render_html
+
+    if html is not None:
+        html.write_text(render_html(data), encoding="utf-8")
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if json_out is not None and str(json_out) != "-":
+        json_out.write_text(text + "\n", encoding="utf-8")
+    elif json_out is not None or html is None:
+        typer.echo(text)
+
+
+async def _report(cfg: Config, call_id: str, job: Job | None, rescore: bool) -> dict[str, Any]:
+    from voicebot.scoring.pipeline import score_call
+    from voicebot.store.reports import get_report
+
+    store = await Store.open(cfg.store.path)
+    try:
+        stored = None if rescore else await get_report(store, call_id)
+        if stored is not None:
+            return stored
+        call = await store.get_call(call_id)
+        if call is None:
+            raise StoreError(f"no call {call_id!r} in {cfg.store.path}")
+        if job is None:
+            job = await _stored_job(store, call.get("job_id"))
+        if job is None:
+            raise StoreError(
+                f"call {call_id} has no report yet and its job {call.get('job_id')!r} is not "
+                "imported; pass --job FILE to score it"
+            )
+        scored = await score_call(
+            store,
+            call_id,
+            job,
+            compliance=cfg.compliance.mode,
+            feedback_scores=cfg.reports.feedback_scores,
+        )
+        return scored.to_dict()
+    finally:
+        await store.close()
+
+
+async def _stored_job(store: Store, job_id: str | None) -> Job | None:
+    """The job as HR imported it (`voicebot jobs import`), if that table exists."""
+    if not job_id:
+        return None
+    try:
+        from voicebot.store.hr import get_job_spec
+    except ImportError:
+        return None
+    try:
+        spec = await get_job_spec(store, job_id)
+    except StoreError:
+        return None
+    return parse_job(spec, source=f"job {job_id}", default_id=job_id) if spec else None
+
+
+def score(
+    job: Annotated[Path, typer.Option("--job", help="Job YAML with the competencies.")],
+    answers: Annotated[
+        Path, typer.Option("--answers", help="JSONL: id, competency, question, answer, lang.")
+    ],
+    details: Annotated[
+        bool, typer.Option(help="Also print level and explanation for each answer.")
+    ] = False,
+) -> None:
+    """Score free-standing answers; one JSON object a line out: id, score (1-5), evidence."""
+    try:
+        job_def = load_job(job)
+        lines = answers.read_text(encoding="utf-8").splitlines()
+    except JobError as e:
+        _fail(str(e))
+        return
+    except OSError as e:
+        _fail(f"{answers}: {e.strerror or e}")
+        return
+    bad = 0
+    for result in score_lines(job_def, lines):
+        if isinstance(result, AnswerLineError):
+            bad += 1
+            typer.echo(f"voicebot: {answers}:{result.line}: {result.why}", err=True)
+            continue
+        keys = ("id", "score", "evidence") + (("level", "explanation") if details else ())
+        typer.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
+    sys.stdout.flush()
+    if bad:
+        raise typer.Exit(2)
