@@ -144,10 +144,17 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     inbound: Annotated[bool, typer.Option(help="The candidate calls the bot instead.")] = False,
     job: Annotated[Path | None, typer.Option(help="Job YAML (default: the example job).")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Dialogue engine: builtin or rasa (default: config).")
+    ] = None,
 ) -> None:
     """A whole interview on loopback: kamailio, the bot, and a scripted candidate over SIP."""
     try:
         cfg = _config(config)
+        if policy is not None:
+            from voicebot.dialogue.select import with_engine
+
+            cfg = with_engine(cfg, policy)
     except ConfigError as e:
         _fail(str(e))
     if as_json:

@@ -90,6 +90,22 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DialogueConfig:
+    """Which engine decides what the bot says; the built-in one needs nothing running."""
+
+    engine: Literal["builtin", "rasa"] = "builtin"
+    rasa_url: str = ""  # a running Rasa server; empty = voicebot starts one from rasa_venv
+    rasa_venv: str = ".venv-rasa"  # Python 3.10 venv with rasa==3.6.21 (scripts/setup_rasa.sh)
+    rasa_project: str = "rasa_project"
+    rasa_port: int = 5005
+    action_port: int = 5055  # the custom-action server (rasa-sdk, voicebot's own Python)
+    turn_timeout_s: float = 2.0  # a Rasa turn slower than this → the built-in engine takes over
+    start_timeout_s: float = 120.0  # loading the model takes ~30 s
+    transfer_target: str = ""  # where "a human, please" goes (e.g. an Asterisk extension)
+    timezone: str = "UTC"  # the candidates' default zone for call-back times
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipConfig = field(default_factory=SipConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
@@ -97,6 +113,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def validate(self) -> Config:
@@ -121,7 +138,25 @@ class Config:
         iv = self.interview
         _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
+        _validate_dialogue(self.dialogue)
         return self
+
+
+def _validate_dialogue(d: DialogueConfig) -> None:
+    from voicebot.dialogue.entities import zone_info
+
+    for key in ("rasa_port", "action_port"):
+        port = getattr(d, key)
+        _check(1 <= port <= 65535, f"dialogue.{key}", f"{port} is not a port")
+    _check(d.rasa_port != d.action_port, "dialogue.action_port", "must differ from rasa_port")
+    _check(d.turn_timeout_s > 0, "dialogue.turn_timeout_s", "must be positive")
+    _check(d.start_timeout_s > 0, "dialogue.start_timeout_s", "must be positive")
+    url_ok = not d.rasa_url or d.rasa_url.startswith(("http://", "https://"))
+    _check(url_ok, "dialogue.rasa_url", f"{d.rasa_url!r} is not an http(s) URL")
+    try:
+        zone_info(d.timezone)
+    except ValueError as e:
+        raise ConfigError(f"dialogue.timezone: {e}") from None
 
 
 def _check(ok: bool, key: str, why: str) -> None:

@@ -196,6 +196,7 @@ async def run_demo(
     job = replace(full_job, questions=build_plan(full_job, resume).questions)
     bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
     store = await Store.open(store_path or cfg.store.path)
+    interviewer: Interviewer | None = None
     try:
         interviewer = await Interviewer.create(cfg, store=store)
         await interviewer.warm_prompts(job)
@@ -257,6 +258,8 @@ async def run_demo(
         report = scored.to_dict()
         files = await write_report_files(report, reports_dir or cfg.reports.dir)
     finally:
+        if interviewer is not None:
+            await interviewer.close()  # stops a Rasa server it started
         await store.close()
     bot_latencies = [t.latency_ms for t in result.turns if t.latency_ms is not None]
     return DemoReport(

@@ -7,8 +7,9 @@ policy object per call and carries out the actions it returns, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from voicebot.interview.plan import InterviewPlan
 
@@ -27,7 +28,9 @@ class Say:
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
-    outcome: str  # "completed", "no_consent", "silence", "unclear", "opted_out", "caller_hangup"
+    # "completed", "no_consent", "silence", "unclear", "opted_out", "callback", "transferred",
+    # "caller_hangup"
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +43,36 @@ class RecordAnswer:
     question_id: str
     text: str
     confidence: float | None = None
+    # the normalised value for a typed question: {"money": {...}}, {"duration": "P4W"}...
+    value: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
-Action = Say | Hangup | RecordConsent | RecordAnswer
+@dataclass(frozen=True, slots=True)
+class RecordCallback:
+    """The candidate asked to be called another time; the dialer schedules it.
+
+    `when` is an ISO 8601 date-time in the candidate's time zone, or None when no time was
+    understood (the dialer then picks its next calling window); `text` is what was said.
+    """
+
+    when: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOptOut:
+    """The candidate asked never to be called again; the dialer must honour it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Hand the call to a human; the session says a human will call back if it cannot."""
+
+    reason: str
+    fallback: str = ""  # said instead when the call cannot be transferred: a human calls back
+
+
+Action = Say | Hangup | RecordConsent | RecordAnswer | RecordCallback | RecordOptOut | Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +107,23 @@ class InterviewContext:
     locale: str = "en"
     candidate_name: str | None = None
     max_reprompts: int = 2
+    timezone: str = "UTC"  # the candidate's IANA zone: call-back times are read in it
+    compliance: str = "none"  # "none" | "eu" | "pipl" | "us" (us: recording disclosure too)
 
 
 class DialoguePolicy(Protocol):
-    """One call's conversation logic; each method returns the actions to carry out, in order."""
+    """One call's conversation logic; each method returns the actions to carry out, in order.
 
-    def start(self, ctx: InterviewContext) -> list[Action]: ...
+    The methods are async because an engine may ask a server (Rasa) over HTTP.
+    """
 
-    def on_utterance(self, utterance: Utterance) -> list[Action]: ...
+    async def start(self, ctx: InterviewContext) -> list[Action]: ...
 
-    def on_event(self, event: PolicyEvent) -> list[Action]: ...
+    async def on_utterance(self, utterance: Utterance) -> list[Action]: ...
+
+    async def on_event(self, event: PolicyEvent) -> list[Action]: ...
+
+    async def close(self) -> None: ...
 
     @property
     def finished(self) -> bool: ...

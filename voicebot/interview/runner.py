@@ -10,10 +10,11 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from voicebot.config import Config
-from voicebot.dialogue.builtin import BuiltinPolicy
-from voicebot.dialogue.policy import InterviewContext
+from voicebot.dialogue.builtin import BuiltinEngine
+from voicebot.dialogue.policy import DialoguePolicy, InterviewContext
 from voicebot.dialogue.prompts import Prompts
 from voicebot.interview.plan import InterviewPlan, Job
 from voicebot.interview.session import InterviewSession, SessionResult
@@ -34,12 +35,61 @@ class Interviewer:
         tts: Synthesizer,
         store: Store | None,
         prompts: Prompts | None = None,
+        dialogue: Any = None,
     ) -> None:
         self.cfg = cfg
         self.asr = asr
         self.tts = tts
         self.store = store
         self.prompts = prompts or Prompts()
+        # the dialogue engine: anything with .policy() -> DialoguePolicy (builtin or Rasa)
+        self.dialogue = dialogue if dialogue is not None else BuiltinEngine(prompts=self.prompts)
+        self._rasa_server: Any = None
+
+    @staticmethod
+    async def create_dialogue(cfg: Config) -> tuple[Any, Any]:
+        """The configured engine, and the Rasa server voicebot started for it (or None).
+
+        A Rasa server that cannot start is not fatal: the built-in engine runs the calls and
+        the reason is logged once.
+        """
+        d = cfg.dialogue
+        builtin = await asyncio.to_thread(BuiltinEngine)
+        if d.engine != "rasa":
+            return builtin, None
+        from voicebot.dialogue.rasa import RasaEngine, RasaServer
+
+        server = None
+        url = d.rasa_url
+        if not url:
+            server = RasaServer(
+                venv=d.rasa_venv,
+                project=d.rasa_project,
+                port=d.rasa_port,
+                action_port=d.action_port,
+                start_timeout_s=d.start_timeout_s,
+            )
+            try:
+                await server.start()
+            except (OSError, RuntimeError, TimeoutError) as e:
+                log.warning("Rasa server did not start (%s); using the built-in engine", e)
+                return builtin, None
+            url = server.url
+        engine = RasaEngine(url, turn_timeout_s=d.turn_timeout_s, fallback=builtin)
+        return engine, server
+
+    async def close(self) -> None:
+        """Stop what the interviewer started (the Rasa processes, its HTTP session)."""
+        close = getattr(self.dialogue, "close", None)
+        if close is not None:
+            await close()
+        if self._rasa_server is not None:
+            await self._rasa_server.stop()
+            self._rasa_server = None
+
+    def new_policy(self) -> DialoguePolicy:
+        policy: DialoguePolicy = self.dialogue.policy()
+        return policy
 
     @classmethod
     async def create(cls, cfg: Config, *, store: Store | None) -> Interviewer:
@@ -54,7 +104,10 @@ class Interviewer:
             length_scale=sp.tts_length_scale,
         )
         await tts.warm()
-        return cls(cfg, asr=asr, tts=tts, store=store)
+        dialogue, server = await cls.create_dialogue(cfg)
+        interviewer = cls(cfg, asr=asr, tts=tts, store=store, dialogue=dialogue)
+        interviewer._rasa_server = server
+        return interviewer
 
     async def warm_prompts(self, job: Job) -> None:
         """Render the job's questions ahead of the first call so replies come from cache."""
@@ -69,6 +122,7 @@ class Interviewer:
         bridge: str = "sip",
         candidate_id: str | None = None,
         candidate_name: str | None = None,
+        timezone: str | None = None,
     ) -> SessionResult:
         iv = self.cfg.interview
         ctx = InterviewContext(
@@ -79,6 +133,8 @@ class Interviewer:
             locale=job.locale or iv.locale,
             candidate_name=candidate_name,
             max_reprompts=iv.max_reprompts,
+            timezone=timezone or self.cfg.dialogue.timezone,
+            compliance=_compliance(self.cfg),
         )
         if self.store is not None:
             await self.store.call_started(
@@ -93,13 +149,14 @@ class Interviewer:
             await self.store.call_answered(call.call_id, time.time())
         session = InterviewSession(
             call,
-            BuiltinPolicy(self.prompts),
+            self.new_policy(),
             ctx,
             asr=self.asr,
             tts=self.tts,
             store=self.store,
             interview=iv,
             speech=self.cfg.speech,
+            transfer_target=self.cfg.dialogue.transfer_target,
         )
         try:
             result = await session.run()
@@ -121,3 +178,9 @@ class Interviewer:
                 },
             )
         return result
+
+
+def _compliance(cfg: Config) -> str:
+    """The compliance mode from `[compliance]` (owned by scoring); "none" when absent."""
+    section = getattr(cfg, "compliance", None)
+    return str(getattr(section, "mode", "none") or "none")

@@ -27,9 +27,12 @@ from voicebot.dialogue.policy import (
     InterviewContext,
     KeyPress,
     RecordAnswer,
+    RecordCallback,
     RecordConsent,
+    RecordOptOut,
     Say,
     Silence,
+    Transfer,
     Utterance,
 )
 from voicebot.speech.asr import Recognizer, RecognizerEngine, Transcript
@@ -70,6 +73,10 @@ class SessionResult:
     consent: bool | None
     turns: list[TurnRecord] = field(default_factory=list)  # as stored, in order
     answers: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # normalised, per question
+    callback_at: str | None = None  # ISO 8601 in the candidate's zone, when one was asked for
+    opted_out: bool = False  # never call this candidate again
+    transferred: bool = False  # handed to a person live (False when a person must call back)
 
 
 def _trim_lead(pcm: bytes, threshold: int = 200, keep: int = 40) -> bytes:
@@ -96,6 +103,7 @@ class InterviewSession:
         interview: InterviewConfig,
         speech: SpeechConfig,
         clock: Callable[[], float] = time.time,
+        transfer_target: str = "",
     ) -> None:
         self.call = call
         self.policy = policy
@@ -105,6 +113,7 @@ class InterviewSession:
         self.store = store
         self.cfg = interview
         self.clock = clock
+        self.transfer_target = transfer_target
         self.vad = VoiceActivityDetector(
             call.sample_rate,
             speech.vad_aggressiveness,
@@ -162,7 +171,9 @@ class InterviewSession:
             watcher.cancel()
             for task in list(self._pending_ends):
                 task.cancel()
-            if not self.call.ended:
+            with contextlib.suppress(Exception):
+                await self.policy.close()
+            if not self.call.ended and not self.result.transferred:
                 await self.call.hangup()
         log.info("interview %s ended: %s", self.call.call_id, self.result.outcome)
         return self.result
@@ -170,7 +181,7 @@ class InterviewSession:
     # conductor -------------------------------------------------------------------------
 
     async def _conduct(self) -> None:
-        actions = self.policy.start(self.ctx)
+        actions = await self.policy.start(self.ctx)
         silences = 0
         while True:
             listen_after: Say | None = None
@@ -187,6 +198,16 @@ class InterviewSession:
                         await self.store.set_consent(self.call.call_id, action.given)
                 elif isinstance(action, RecordAnswer):
                     self.result.answers[action.question_id] = action.text
+                    if action.value:
+                        self.result.values[action.question_id] = dict(action.value)
+                elif isinstance(action, RecordCallback):
+                    self.result.callback_at = action.when
+                elif isinstance(action, RecordOptOut):
+                    self.result.opted_out = True
+                elif isinstance(action, Transfer):
+                    if await self._transfer(action):
+                        self.result.outcome = "transferred"
+                        return
                 elif isinstance(action, Hangup):
                     self.result.outcome = action.outcome
                     await self._drain_output()
@@ -197,19 +218,36 @@ class InterviewSession:
                 return
             if listen_after is None:
                 # a policy that neither listens nor hangs up would stall the call
-                actions = self.policy.on_event(Silence(silences + 1))
+                actions = await self.policy.on_event(Silence(silences + 1))
                 continue
             heard = await self._await_answer(listen_after)
             if heard is None:
                 silences += 1
-                actions = self.policy.on_event(Silence(silences))
+                actions = await self.policy.on_event(Silence(silences))
             elif isinstance(heard, str):
-                actions = self.policy.on_event(KeyPress(heard))
+                actions = await self.policy.on_event(KeyPress(heard))
             else:
                 silences = 0
-                actions = self.policy.on_utterance(
+                actions = await self.policy.on_utterance(
                     Utterance(heard.transcript.text, heard.transcript.confidence)
                 )
+
+    async def _transfer(self, action: Transfer) -> bool:
+        """Hand the call to a person when the transport can (ARI); otherwise say that a person
+        will call back and let the policy's hang-up follow."""
+        transfer = getattr(self.call, "transfer", None)
+        done = False
+        if transfer is not None and self.transfer_target:
+            await self._drain_output()
+            try:
+                done = bool(await transfer(self.transfer_target))
+            except Exception:
+                log.exception("transfer of %s failed", self.call.call_id)
+        if done:
+            self.result.transferred = True
+        elif action.fallback:
+            await self._say(Say(action.fallback, kind="goodbye"))
+        return done
 
     def _drop_stale_utterances(self) -> None:
         """Speech that overlapped a statement is not an answer to the question coming now."""
