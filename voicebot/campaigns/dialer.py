@@ -1,0 +1,417 @@
+"""The dialer: works through a campaign's candidates politely and durably.
+
+Each attempt is claimed in the store before the number is dialled and finished in one
+transaction with its webhook events, so a crash and restart neither calls anyone twice
+(an attempt caught mid-call is recorded as `interrupted`, not redialled at once) nor forgets
+anyone (an undialled claim goes back to pending). Caps: concurrent calls and calls per second;
+candidates are called only inside their local calling window, never while on the
+do-not-call list, and not within the cool-down after another campaign called them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from voicebot.campaigns.settings import CampaignSettings, parse_settings
+from voicebot.interview.plan import Job, parse_job
+from voicebot.pii import redact
+from voicebot.store import Store
+from voicebot.store import hr as db
+from voicebot.store.db import StoreError
+from voicebot.telephony.base import Bridge, Call, CallFailed, HangupCause
+
+log = logging.getLogger(__name__)
+
+# what an interview's outcome means for the campaign; anything else ends the candidate's turn
+_RETRYABLE_SESSION_OUTCOMES = {"failed": "failed", "voicemail": "voicemail", "machine": "voicemail"}
+_CAUSE_OUTCOME = {
+    HangupCause.BUSY: "busy",
+    HangupCause.REJECTED: "busy",
+    HangupCause.NO_ANSWER: "no_answer",
+    HangupCause.CANCELLED: "no_answer",
+}
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class Interviews(Protocol):
+    """What the dialer needs from `voicebot.interview.runner.Interviewer`."""
+
+    async def interview(
+        self,
+        call: Call,
+        job: Job,
+        *,
+        bridge: str = ...,
+        candidate_id: str | None = ...,
+        candidate_name: str | None = ...,
+    ) -> Any: ...
+
+
+# (store, call id, job) -> the report as a dict (contract 3), or None when there is none
+Scorer = Callable[[Store, str, Job], Awaitable[Mapping[str, Any] | None]]
+
+
+async def score_with_pipeline(store: Store, call_id: str, job: Job) -> Mapping[str, Any] | None:
+    """Score the call and store its report with voicebot.scoring (imported when first used)."""
+    from voicebot.scoring.pipeline import score_call
+    from voicebot.store.reports import save_report
+
+    report = (await score_call(store, call_id, job)).to_dict()
+    await save_report(store, call_id, report)
+    return report
+
+
+@dataclass(slots=True)
+class DialerStats:
+    dialled: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    dial_times: list[float] = field(default_factory=list)
+    max_in_flight: int = 0
+    scheduling_s: float = 0.0  # wall time the dialer itself spent choosing and recording
+
+
+class Dialer:
+    """Runs campaigns over one bridge; `await run(campaign_id)` returns when it is done or
+    paused (or `stop()` was called)."""
+
+    def __init__(
+        self,
+        store: Store,
+        bridge: Bridge,
+        interviewer: Interviews,
+        *,
+        clock: Clock | None = None,
+        scorer: Scorer | None = score_with_pipeline,
+        report_url: str = "",
+        poll_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.bridge = bridge
+        self.interviewer = interviewer
+        self.clock = clock or SystemClock()
+        self.scorer = scorer
+        self.report_url = report_url.rstrip("/")
+        self.poll_s = poll_s
+        self.stats = DialerStats()
+        self._stopping = asyncio.Event()
+        self._last_dial = float("-inf")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, campaign_id: str) -> str:
+        """Dial until nobody is pending (state becomes done) or the campaign is paused."""
+        campaign = await db.get_campaign(self.store, campaign_id)
+        if campaign is None:
+            raise StoreError(f"campaign {campaign_id!r} does not exist")
+        spec = await db.get_job_spec(self.store, campaign["job_id"])
+        if spec is None:
+            raise StoreError(f"job {campaign['job_id']!r} of campaign {campaign_id} is missing")
+        job = parse_job(spec, source=f"job {campaign['job_id']}", default_id=campaign["job_id"])
+        settings = parse_settings(campaign["settings"])
+        if campaign["state"] in ("draft", "paused"):
+            await db.set_campaign_state(self.store, campaign_id, "running")
+        run = _Run(self, campaign_id, job, settings)
+        return await run.loop()
+
+
+class _Run:
+    """One campaign's dialling loop (state that lives only while `Dialer.run` runs)."""
+
+    def __init__(self, dialer: Dialer, campaign_id: str, job: Job, settings: CampaignSettings):
+        self.d = dialer
+        self.store = dialer.store
+        self.campaign_id = campaign_id
+        self.job = job
+        self.s = settings
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    async def loop(self) -> str:
+        await self._recover()
+        clock = self.d.clock
+        while True:
+            state = (await db.get_campaign(self.store, self.campaign_id) or {}).get("state")
+            if state != "running" or self.d._stopping.is_set():
+                await self._drain()
+                return str(state)
+            free = self.s.max_concurrent - len(self.in_flight)
+            started = await self._start_due(free) if free > 0 else 0
+            if started:
+                continue
+            if not self.in_flight:
+                next_at = await db.next_due_at(self.store, self.campaign_id)
+                if next_at is None:
+                    await db.set_campaign_state(self.store, self.campaign_id, "done")
+                    return "done"
+                await self._wait(next_at - clock.now())
+            else:
+                await self._wait(self.d.poll_s, wake_on_call_end=True)
+
+    async def _wait(self, seconds: float, *, wake_on_call_end: bool = False) -> None:
+        seconds = max(0.0, min(seconds, self.d.poll_s))
+        waits: set[asyncio.Task[Any]] = {
+            asyncio.ensure_future(self.d.clock.sleep(seconds)),
+            asyncio.ensure_future(self.d._stopping.wait()),
+        }
+        if wake_on_call_end:
+            waits |= set(self.in_flight)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for t in waits - set(self.in_flight):
+            if not t.done():
+                t.cancel()
+
+    async def _drain(self) -> None:
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight, return_exceptions=True)
+
+    async def _recover(self) -> None:
+        released, dialling = await db.recover_attempts(self.store, self.campaign_id)
+        if released:
+            log.info("campaign %s: %d undialled claims back to pending", self.campaign_id, released)
+        for att in dialling:
+            target = await db.get_target(self.store, self.campaign_id, att["candidate_id"])
+            if target is None:
+                continue
+            result = self._next_step(target, "interrupted", detail="cut by a restart")
+            await db.finish_attempt(self.store, att["id"], self.d.clock.now(), result)
+            log.warning("campaign %s: attempt %s was cut by a restart", self.campaign_id, att["id"])
+
+    async def _start_due(self, free: int) -> int:
+        """Claim and dial up to `free` due candidates; returns how many calls started."""
+        t0 = time.perf_counter()
+        clock = self.d.clock
+        started = 0
+        due = await db.due_targets(self.store, self.campaign_id, clock.now(), free * 4)
+        for target in due:
+            if started >= free:
+                break
+            if not await self._may_call(target):
+                continue
+            wait = self.d._last_dial + 1.0 / self.s.calls_per_second - clock.now()
+            if wait > 0:
+                self.d.stats.scheduling_s += time.perf_counter() - t0
+                await clock.sleep(wait)
+                t0 = time.perf_counter()
+            attempt = await db.claim(
+                self.store, self.campaign_id, target["candidate_id"], clock.now()
+            )
+            if attempt is None:
+                continue
+            now = clock.now()
+            await db.mark_dialling(self.store, attempt, now)
+            self.d._last_dial = now
+            self.d.stats.dialled += 1
+            self.d.stats.dial_times.append(now)
+            task = asyncio.create_task(self._attempt(target, attempt))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+            self.d.stats.max_in_flight = max(self.d.stats.max_in_flight, len(self.in_flight))
+            started += 1
+        self.d.stats.scheduling_s += time.perf_counter() - t0
+        return started
+
+    async def _may_call(self, target: Mapping[str, Any]) -> bool:
+        """Do-not-call, cool-down and calling window; a target that may not be called now is
+        skipped or moved to when it may."""
+        now = self.d.clock.now()
+        cand = target["candidate_id"]
+        dnc, last = await db.contact_check(self.store, target["phone_hash"], self.campaign_id)
+        if dnc:
+            await db.skip(self.store, self.campaign_id, cand, "do-not-call")
+            return False
+        if last is not None and now < last + self.s.cooldown_s:
+            await db.defer(
+                self.store, self.campaign_id, cand, next_at=last + self.s.cooldown_s,
+                reason="cool-down after another campaign's call",
+            )  # fmt: skip
+            return False
+        inside, opens = self.s.local_window(now, target["timezone"])
+        if not inside:
+            await db.defer(
+                self.store, self.campaign_id, cand, next_at=opens, reason="outside calling window"
+            )
+            return False
+        return True
+
+    async def _attempt(self, target: Mapping[str, Any], attempt_id: str) -> None:
+        cand = target["candidate_id"]
+        try:
+            result = await self._place(target, attempt_id)
+        except Exception as e:  # the attempt must end recorded whatever went wrong
+            log.exception("campaign %s: attempt %s failed", self.campaign_id, attempt_id)
+            result = self._next_step(target, "failed", detail=f"{type(e).__name__}: {e}")
+        self.d.stats.outcomes[result.outcome] = self.d.stats.outcomes.get(result.outcome, 0) + 1
+        try:
+            await db.finish_attempt(self.store, attempt_id, self.d.clock.now(), result)
+        except StoreError:
+            log.exception("campaign %s: could not record attempt for %s", self.campaign_id, cand)
+
+    async def _place(self, target: Mapping[str, Any], attempt_id: str) -> db.AttemptResult:
+        number = target["phone_e164"]
+        base = {
+            "candidate_id": target["candidate_id"],
+            "job_id": self.job.id,
+            "campaign_id": self.campaign_id,
+            "attempt_id": attempt_id,
+        }
+        try:
+            call = await self.d.bridge.dial(
+                number,
+                variables={"VOICEBOT_CAMPAIGN": self.campaign_id, "VOICEBOT_ATTEMPT": attempt_id},
+                ring_timeout=self.s.ring_timeout_s,
+            )
+        except CallFailed as e:
+            outcome = _CAUSE_OUTCOME.get(e.cause, "failed")
+            log.info("campaign %s: %s -> %s", self.campaign_id, redact(number), outcome)
+            return self._next_step(
+                target, outcome, detail=str(e),
+                events=[("call.completed", {**base, "outcome": outcome, "call_id": None})],
+            )  # fmt: skip
+        events: list[tuple[str, Mapping[str, Any]]] = [
+            ("candidate.contacted", {**base, "call_id": call.call_id})
+        ]
+        res = await self.d.interviewer.interview(
+            call,
+            self.job,
+            bridge=self.d.bridge.name,
+            candidate_id=target["candidate_id"],
+            candidate_name=target.get("name"),
+        )
+        outcome = str(res.outcome)
+        if getattr(call, "answered_by_machine", False):
+            outcome = "voicemail"
+        outcome = _RETRYABLE_SESSION_OUTCOMES.get(outcome, outcome)
+        callback_at = getattr(res, "callback_at", None)
+        opted_out = bool(getattr(res, "opted_out", False)) or outcome == "opted_out"
+        events.append(("call.completed", {**base, "outcome": outcome, "call_id": call.call_id}))
+        if opted_out:
+            events.append(("candidate.opted_out", {**base, "call_id": call.call_id}))
+            return self._done(target, "opted_out", call.call_id, events, opt_out=True)
+        if outcome == "callback" or callback_at:
+            when = _parse_when(callback_at, target["timezone"])
+            events.append(
+                ("candidate.callback_requested",
+                 {**base, "call_id": call.call_id, "callback_at": callback_at,
+                  "understood": when is not None})
+            )  # fmt: skip
+            if when is not None:
+                return db.AttemptResult(
+                    outcome="callback", status="pending", next_at=when,
+                    retries=target["retries"], reason="call-back requested",
+                    call_id=call.call_id, events=events,
+                )  # fmt: skip
+            return self._done(
+                target, "callback", call.call_id, events, reason="call-back time not understood"
+            )
+        if outcome in ("failed", "voicemail"):
+            return self._next_step(target, outcome, call_id=call.call_id, events=events)
+        if outcome == "completed":
+            report = await self._report(call.call_id)
+            if report is not None:
+                events.append(
+                    ("interview.completed", self._completed_payload(base, call.call_id, report))
+                )
+        return self._done(target, outcome, call.call_id, events)
+
+    async def _report(self, call_id: str) -> Mapping[str, Any] | None:
+        if self.d.scorer is None:
+            return None
+        try:
+            return await self.d.scorer(self.store, call_id, self.job)
+        except Exception:
+            log.exception("campaign %s: scoring call %s failed", self.campaign_id, call_id)
+            return None
+
+    def _completed_payload(
+        self, base: Mapping[str, Any], call_id: str, report: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        overall = report.get("overall", {})
+        return {
+            **base,
+            "interview_id": call_id,
+            "call_id": call_id,
+            "recommendation": overall.get("recommendation"),
+            "score": overall.get("score"),
+            "max": overall.get("max"),
+            "competencies": [
+                {k: c.get(k) for k in ("id", "name", "score", "max", "evidence")}
+                for c in report.get("competencies", [])
+            ],
+            "report_url": f"{self.d.report_url}/interviews/{call_id}/report",
+        }
+
+    def _done(
+        self,
+        target: Mapping[str, Any],
+        outcome: str,
+        call_id: str | None,
+        events: list[tuple[str, Mapping[str, Any]]],
+        *,
+        opt_out: bool = False,
+        reason: str | None = None,
+    ) -> db.AttemptResult:
+        return db.AttemptResult(
+            outcome=outcome, status="done", retries=target["retries"], call_id=call_id,
+            events=events, opt_out=opt_out, reason=reason,
+        )  # fmt: skip
+
+    def _next_step(
+        self,
+        target: Mapping[str, Any],
+        outcome: str,
+        *,
+        call_id: str | None = None,
+        detail: str | None = None,
+        events: list[tuple[str, Mapping[str, Any]]] | None = None,
+    ) -> db.AttemptResult:
+        """Retry after the outcome's delay while its tries and the overall maximum allow."""
+        retries = dict(target["retries"])
+        retries[outcome] = retries.get(outcome, 0) + 1
+        rule = self.s.retry(outcome)
+        if rule is None or retries[outcome] > rule.max_tries:
+            why = f"no more retries after {outcome}"
+        elif target["attempts"] >= self.s.max_attempts:
+            why = f"max {self.s.max_attempts} attempts reached"
+        else:
+            return db.AttemptResult(
+                outcome=outcome, status="pending", next_at=self.d.clock.now() + rule.delay_s,
+                retries=retries, reason=f"retry after {outcome}", call_id=call_id,
+                detail=detail, events=events or [],
+            )  # fmt: skip
+        return db.AttemptResult(
+            outcome=outcome, status="done", retries=retries, reason=why, call_id=call_id,
+            detail=detail, events=events or [],
+        )  # fmt: skip
+
+
+def _parse_when(when: str | None, timezone: str) -> float | None:
+    """An ISO 8601 call-back time (naive = the candidate's local time) as a timestamp."""
+    if not when:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.timestamp()

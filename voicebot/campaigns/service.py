@@ -1,0 +1,100 @@
+"""One process running a campaign: the dialer over a bridge, and the webhook sender beside it.
+
+`voicebot campaign start|resume` call `run_campaign`; `--simulate` swaps the bridge and the
+interviewer for simulated ones (benchmarks, crash tests) so no PBX or model is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from voicebot.campaigns.dialer import Dialer, Interviews, Scorer, score_with_pipeline
+from voicebot.config import Config
+from voicebot.hr.webhooks import WebhookSender
+from voicebot.store import Store
+from voicebot.telephony.base import Bridge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    mix: str
+    seed: int = 0
+    call_s: float = 0.0
+    dial_log: str | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_calling(
+    cfg: Config, store: Store, simulate: Simulation | None
+) -> AsyncIterator[tuple[Bridge, Interviews, Scorer]]:
+    """The bridge, interviewer and scorer a dialer uses: simulated, or direct SIP with the
+    real models."""
+    if simulate is not None:
+        from voicebot.campaigns.simulated import (
+            SimulatedBridge,
+            SimulatedInterviewer,
+            parse_mix,
+            simulated_scorer,
+        )
+
+        bridge = SimulatedBridge(
+            parse_mix(simulate.mix), seed=simulate.seed, dial_log=simulate.dial_log
+        )
+        yield bridge, SimulatedInterviewer(store, call_s=simulate.call_s), simulated_scorer
+        return
+    from voicebot.interview.runner import Interviewer
+    from voicebot.telephony.sip import SipEndpoint
+
+    interviewer = await Interviewer.create(cfg, store=store)
+    async with SipEndpoint(cfg.sip) as ep:
+        if cfg.sip.registrar:
+            await asyncio.wait_for(ep.registered.wait(), 15)
+        yield ep, interviewer, score_with_pipeline
+
+
+async def run_campaign(
+    cfg: Config,
+    campaign_id: str,
+    *,
+    simulate: Simulation | None = None,
+    drain_s: float = 5.0,
+    send_webhooks: bool = True,
+) -> dict[str, Any]:
+    """Dial the campaign to its end (or until paused), delivering webhooks meanwhile; then
+    give the outbox up to `drain_s` to empty. Undelivered events stay in the store."""
+    store = await Store.open(cfg.store.path)
+    sender = WebhookSender(store, cfg.webhooks, poll_s=0.5)
+    sending = asyncio.create_task(sender.run() if send_webhooks else asyncio.sleep(0))
+    try:
+        async with open_calling(cfg, store, simulate) as (bridge, interviewer, scorer):
+            dialer = Dialer(
+                store, bridge, interviewer, scorer=scorer, report_url=cfg.api.public_url
+            )
+            state = await dialer.run(campaign_id)
+        if send_webhooks:
+            await _drain(store, sender, drain_s)
+        return {"state": state, "dialled": dialer.stats.dialled, "outcomes": dialer.stats.outcomes}
+    finally:
+        sender.stop()
+        await sending
+        await store.close()
+
+
+async def _drain(store: Store, sender: WebhookSender, seconds: float) -> None:
+    from voicebot.store import hr as db
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while loop.time() < until:
+        next_at = await db.next_delivery_at(store)
+        if next_at is None or next_at > sender.clock() + seconds:
+            return
+        sender.wake()
+        await asyncio.sleep(0.1)

@@ -1,0 +1,1 @@
+"""The HR side: candidate import and pre-screen, the HTTP API, signed webhooks, analytics."""

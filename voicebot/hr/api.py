@@ -1,0 +1,273 @@
+"""The HTTP API for HR systems (FastAPI; OpenAPI at /openapi.json, docs at /docs).
+
+Bearer tokens are stored hashed (`voicebot tokens create --role hr|system`); both roles read and
+push jobs, candidates and outcomes, only `hr` starts and pauses campaigns. Every validation
+error is a 422 naming the field (`loc`) and the reason (`msg`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from voicebot.campaigns.settings import SettingsError, parse_settings
+from voicebot.config import Config
+from voicebot.hr.importer import parse_candidate
+from voicebot.interview.plan import JobError, parse_job
+from voicebot.store import Store
+from voicebot.store import hr as db
+from voicebot.store.db import StoreError
+
+# (campaign id) -> start dialling it in this process (or somewhere else)
+CampaignLauncher = Callable[[str], Awaitable[None]]
+
+_bearer = HTTPBearer(auto_error=False)
+_T = TypeVar("_T")
+
+
+class CandidatesIn(BaseModel):
+    candidates: list[dict[str, Any]] = Field(min_length=1)
+
+
+class CampaignIn(BaseModel):
+    job_id: str = Field(min_length=1)
+    name: str = ""
+    candidate_ids: list[str] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutcomeIn(BaseModel):
+    candidate_id: str = Field(min_length=1)
+    hired: bool | None = None
+    performance: float | None = Field(default=None, ge=1, le=5)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def _invalid(errors: list[tuple[list[str | int], str]]) -> HTTPException:
+    """A 422 in FastAPI's own shape, so clients parse one format for every validation error."""
+    return HTTPException(
+        422,
+        detail=[{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in errors],
+    )
+
+
+def _or_404(found: _T | None, what: str) -> _T:
+    if found is None:
+        raise HTTPException(404, f"{what} not found")
+    return found
+
+
+def _split_reason(reason: str) -> tuple[str, str]:
+    field, sep, why = reason.partition(": ")
+    return (field, why) if sep and " " not in field else ("", reason)
+
+
+def create_app(
+    store: Store, cfg: Config | None = None, *, launcher: CampaignLauncher | None = None
+) -> FastAPI:
+    """The API over an open store; `launcher` starts a campaign's dialer when one is started."""
+    cfg = cfg or Config()
+    app = FastAPI(
+        title="voicebot HR API",
+        version="1",
+        description="Jobs, candidates, campaigns, interviews and hiring outcomes.",
+    )
+
+    async def role(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        found = await db.token_role(store, creds.credentials)
+        if found is None:
+            raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+        return found
+
+    async def hr_role(r: Annotated[str, Depends(role)]) -> str:
+        if r != "hr":
+            raise HTTPException(403, "campaign control needs an hr token")
+        return r
+
+    Auth = Annotated[str, Depends(role)]
+    HrAuth = Annotated[str, Depends(hr_role)]
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, e: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=409)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # jobs -------------------------------------------------------------------------------------
+
+    @app.post("/jobs", status_code=201)
+    async def put_job(spec: dict[str, Any], _: Auth) -> dict[str, Any]:
+        try:
+            job = parse_job(spec, source="body")
+        except JobError as e:
+            raise _invalid(
+                [(e.field.replace("]", "").replace("[", ".").split("."), e.why)]
+            ) from None
+        created = await db.upsert_job(store, job.id, job.title, {**spec, "id": job.id})
+        return {"id": job.id, "created": created}
+
+    @app.get("/jobs")
+    async def jobs(_: Auth) -> list[dict[str, Any]]:
+        return await db.list_jobs(store)
+
+    @app.get("/jobs/{job_id}")
+    async def job(job_id: str, _: Auth) -> dict[str, Any]:
+        return _or_404(await db.get_job_spec(store, job_id), f"job {job_id}")
+
+    # candidates -------------------------------------------------------------------------------
+
+    @app.post("/jobs/{job_id}/candidates")
+    async def add_candidates(job_id: str, body: CandidatesIn, _: Auth) -> dict[str, Any]:
+        """All or nothing: one bad candidate is a 422 naming it, and nothing is stored."""
+        if await db.get_job_spec(store, job_id) is None:
+            raise HTTPException(404, f"job {job_id} not found")
+        records, errors = [], []
+        for i, row in enumerate(body.candidates):
+            try:
+                records.append(parse_candidate(row, job_id, cfg.campaigns.default_region))
+            except ValueError as e:
+                field, why = _split_reason(str(e))
+                errors.append((["candidates", i, *([field] if field else [])], why))
+        if errors:
+            raise _invalid(errors)
+        inserted, updated = await db.upsert_candidates(store, records)
+        return {
+            "inserted": inserted,
+            "updated": updated,
+            "ids": [r.id for r in records],
+        }
+
+    @app.get("/jobs/{job_id}/candidates")
+    async def candidates(job_id: str, _: Auth) -> list[dict[str, Any]]:
+        return await db.list_candidates(store, job_id)
+
+    @app.get("/candidates/{candidate_id}")
+    async def candidate(candidate_id: str, _: Auth) -> dict[str, Any]:
+        return _or_404(await db.get_candidate(store, candidate_id), f"candidate {candidate_id}")
+
+    # campaigns --------------------------------------------------------------------------------
+
+    @app.post("/campaigns", status_code=201)
+    async def create_campaign(body: CampaignIn, _: HrAuth) -> dict[str, Any]:
+        from voicebot.campaigns.settings import settings_from_config
+
+        try:
+            settings = parse_settings(body.settings, settings_from_config(cfg.campaigns))
+        except SettingsError as e:
+            raise _invalid([(["settings", e.key], e.why)]) from None
+        if await db.get_job_spec(store, body.job_id) is None:
+            raise _invalid([(["job_id"], f"job {body.job_id!r} does not exist")])
+        cid, n = await db.create_campaign(
+            store, name=body.name or body.job_id, job_id=body.job_id,
+            settings=settings.to_dict(), candidate_ids=body.candidate_ids,
+        )  # fmt: skip
+        return {"id": cid, "targets": n, "state": "draft"}
+
+    async def _campaign(campaign_id: str) -> dict[str, Any]:
+        return _or_404(await db.get_campaign(store, campaign_id), f"campaign {campaign_id}")
+
+    @app.get("/campaigns/{campaign_id}")
+    async def campaign(campaign_id: str, _: Auth) -> dict[str, Any]:
+        found = await _campaign(campaign_id)
+        return {**found, "progress": await db.campaign_progress(store, campaign_id)}
+
+    @app.post("/campaigns/{campaign_id}/start")
+    async def start(campaign_id: str, _: HrAuth) -> dict[str, Any]:
+        found = await _campaign(campaign_id)
+        if found["state"] == "done":
+            raise HTTPException(409, f"campaign {campaign_id} is done")
+        await db.set_campaign_state(store, campaign_id, "running")
+        if launcher is not None:
+            await launcher(campaign_id)
+        return {"id": campaign_id, "state": "running", "dialer": launcher is not None}
+
+    @app.post("/campaigns/{campaign_id}/pause")
+    async def pause(campaign_id: str, _: HrAuth) -> dict[str, Any]:
+        await _campaign(campaign_id)
+        await db.set_campaign_state(store, campaign_id, "paused")
+        return {"id": campaign_id, "state": "paused"}
+
+    # interviews -------------------------------------------------------------------------------
+
+    async def _call(call_id: str) -> dict[str, Any]:
+        return _or_404(await store.get_call(call_id), f"interview {call_id}")
+
+    @app.get("/interviews/{call_id}")
+    async def interview(call_id: str, _: Auth) -> dict[str, Any]:
+        c = await _call(call_id)
+        keys = ("id", "job_id", "candidate_id", "direction", "bridge", "started_at",
+                "answered_at", "ended_at", "outcome")  # fmt: skip
+        out = {k: c[k] for k in keys}
+        out["consent"] = None if c["consent"] is None else bool(c["consent"])
+        out["report"] = await _report(call_id) is not None
+        return out
+
+    async def _report(call_id: str) -> Mapping[str, Any] | None:
+        try:
+            from voicebot.store.reports import get_report
+        except ImportError:
+            return None
+        return await get_report(store, call_id)
+
+    async def _report_or_404(call_id: str) -> Mapping[str, Any]:
+        await _call(call_id)
+        report = await _report(call_id)
+        if report is None:
+            raise HTTPException(404, f"interview {call_id} has no report yet")
+        return report
+
+    @app.get("/interviews/{call_id}/report")
+    async def report_json(call_id: str, _: Auth) -> Mapping[str, Any]:
+        return await _report_or_404(call_id)
+
+    @app.get("/interviews/{call_id}/report.html", response_class=HTMLResponse)
+    async def report_html(call_id: str, _: Auth) -> str:
+        from voicebot.scoring.report import render_html
+
+        return render_html(dict(await _report_or_404(call_id)))
+
+    @app.get("/interviews/{call_id}/transcript")
+    async def transcript(call_id: str, _: Auth) -> list[dict[str, Any]]:
+        await _call(call_id)
+        keys = ("seq", "speaker", "kind", "question_id", "text", "started_at", "ended_at")
+        return [{k: getattr(t, k) for k in keys} for t in await store.turns(call_id)]
+
+    @app.get("/interviews/{call_id}/recording")
+    async def recording(call_id: str, _: Auth) -> FileResponse:
+        """Only when the candidate agreed to recording (import flag) and on the call."""
+        c = await _call(call_id)
+        cand = await db.get_candidate(store, c["candidate_id"]) if c["candidate_id"] else None
+        if not (cand and cand["consent_recording"] and c["consent"]):
+            raise HTTPException(403, "the candidate did not consent to recording")
+        path = Path(cfg.api.recordings_dir) / f"{call_id}.wav"
+        if not path.is_file():
+            raise HTTPException(404, f"no recording for interview {call_id}")
+        return FileResponse(path, media_type="audio/wav")
+
+    # outcomes ---------------------------------------------------------------------------------
+
+    @app.post("/outcomes")
+    async def outcome(body: OutcomeIn, _: Auth) -> dict[str, Any]:
+        if await db.get_candidate(store, body.candidate_id) is None:
+            raise _invalid([(["candidate_id"], f"candidate {body.candidate_id!r} does not exist")])
+        if body.hired is None and body.performance is None:
+            raise _invalid([(["hired"], "give hired and/or performance")])
+        await db.record_outcome(
+            store, body.candidate_id, hired=body.hired, performance=body.performance,
+            note=body.note,
+        )  # fmt: skip
+        return {"candidate_id": body.candidate_id, "recorded": True}
+
+    return app

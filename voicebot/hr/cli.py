@@ -1,0 +1,542 @@
+"""The HR commands: jobs, candidates, screen, campaign, tokens, webhooks, analytics, api.
+
+Registered on the main `voicebot` app by `register(app)`; the logic lives in the modules these
+commands call. Errors a person can act on exit 2 with one line naming what and where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from voicebot.config import Config, ConfigError
+
+_T = TypeVar("_T")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="TOML config file (or $VOICEBOT_CONFIG).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JobOpt = Annotated[str, typer.Option("--job", help="Job id (as imported).")]
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Import and list jobs.")
+candidates_app = typer.Typer(no_args_is_help=True, help="Import and list candidates.")
+campaign_app = typer.Typer(no_args_is_help=True, help="Call campaigns.")
+tokens_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook endpoints and deliveries.")
+analytics_app = typer.Typer(no_args_is_help=True, help="Outcome analytics.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs_app, name="jobs")
+    app.add_typer(candidates_app, name="candidates")
+    app.add_typer(campaign_app, name="campaign")
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(analytics_app, name="analytics")
+    app.command("screen")(screen)
+    app.command("api")(api)
+
+
+def _config(path: Path | None) -> Config:
+    from voicebot.cli import _config as load
+
+    try:
+        return load(path)
+    except ConfigError as e:
+        _fail(str(e))
+        raise
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"voicebot: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[_T]]) -> _T:
+    """Open the store, run `fn(store)`, close; actionable errors become one line, exit 2."""
+    from voicebot.campaigns.settings import SettingsError
+    from voicebot.hr.importer import CandidateFileError
+    from voicebot.hr.webhooks import WebhookError
+    from voicebot.interview.plan import JobError
+    from voicebot.store import Store
+    from voicebot.store.db import StoreError
+
+    async def main() -> _T:
+        store = await Store.open(cfg.store.path)
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except (
+        StoreError,
+        CandidateFileError,
+        JobError,
+        SettingsError,
+        WebhookError,
+        ConfigError,
+    ) as e:
+        _fail(str(e))
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+# jobs and candidates --------------------------------------------------------------------------
+
+
+@jobs_app.command("import")
+def jobs_import(file: Path, config: ConfigOpt = None) -> None:
+    """Validate and store the job(s) in a YAML or JSON file (re-import updates)."""
+    from voicebot.hr.importer import import_jobs
+
+    done = _with_store(_config(config), lambda s: import_jobs(s, file))
+    for job_id, new in done:
+        typer.echo(f"{'imported' if new else 'updated '} job {job_id}")
+
+
+@jobs_app.command("list")
+def jobs_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    from voicebot.store import hr as db
+
+    rows = _with_store(_config(config), db.list_jobs)
+    if as_json:
+        _echo_json(rows)
+    for r in [] if as_json else rows:
+        typer.echo(f"{r['id']:24} {r['candidates']:6} candidates  {r['title']}")
+
+
+@candidates_app.command("import")
+def candidates_import(
+    file: Path,
+    job: JobOpt,
+    config: ConfigOpt = None,
+    region: Annotated[
+        str | None, typer.Option(help="Region for numbers without +country (default: config).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import candidates from CSV or JSON; bad rows are listed with line and reason.
+
+    Exit 0 when every row imported, 1 when some rows were rejected (the good ones are in)."""
+    from voicebot.hr.importer import import_candidates
+
+    cfg = _config(config)
+    report = _with_store(
+        cfg,
+        lambda s: import_candidates(s, file, job, region=region or cfg.campaigns.default_region),
+    )
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        for err in report.errors:
+            typer.echo(f"{file}: {err}", err=True)
+        typer.echo(
+            f"{report.imported} imported ({report.inserted} new, {report.updated} updated), "
+            f"{len(report.errors)} rejected"
+        )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@candidates_app.command("list")
+def candidates_list(job: JobOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    from voicebot.pii import redact
+    from voicebot.store import hr as db
+
+    rows = _with_store(_config(config), lambda s: db.list_candidates(s, job))
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        verdict = {None: "unscreened", True: "eligible", False: "not eligible"}[r["eligible"]]
+        typer.echo(f"{r['id']}  {redact(r['phone_e164']):12} {r['timezone']:20} {verdict}")
+
+
+def screen(job: JobOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the job's must-haves against each candidate's résumé, before anyone is called."""
+    from voicebot.hr.importer import screen as run_screen
+
+    results = _with_store(_config(config), lambda s: run_screen(s, job))
+    if as_json:
+        _echo_json([_screen_dict(r) for r in results])
+        return
+    for r in results:
+        verdict = "eligible    " if r.eligible else "not eligible"
+        typer.echo(f"{r.candidate_id}  {verdict}  {'; '.join(r.reasons)}")
+    n_ok = sum(r.eligible for r in results)
+    typer.echo(f"{n_ok} of {len(results)} eligible")
+
+
+def _screen_dict(r: Any) -> dict[str, Any]:
+    return {"candidate_id": r.candidate_id, "eligible": r.eligible, "reasons": list(r.reasons)}
+
+
+# campaigns ------------------------------------------------------------------------------------
+
+
+@campaign_app.command("create")
+def campaign_create(
+    job: JobOpt,
+    config: ConfigOpt = None,
+    name: Annotated[str, typer.Option(help="A name HR recognises.")] = "",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting: max_concurrent=2, retry_busy=600,3 …"),
+    ] = None,
+) -> None:
+    """Create a campaign over the job's eligible (or unscreened) candidates; prints its id."""
+    from voicebot.campaigns.settings import SettingsError, parse_settings, settings_from_config
+    from voicebot.store import hr as db
+
+    cfg = _config(config)
+    overrides: dict[str, Any] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key.strip()] = value.strip()
+    try:
+        settings = parse_settings(overrides, settings_from_config(cfg.campaigns))
+    except SettingsError as e:
+        _fail(f"--set {e.key}: {e.why}")
+        raise
+    cid, n = _with_store(
+        cfg,
+        lambda s: db.create_campaign(s, name=name or job, job_id=job, settings=settings.to_dict()),
+    )
+    typer.echo(f"campaign {cid}: {n} candidates (start with: voicebot campaign start {cid})")
+
+
+SimulateOpt = Annotated[
+    str | None,
+    typer.Option(help="Simulated calls instead of a PBX: 'completed=0.6,busy=0.2,…'.", hidden=True),
+]
+
+
+@campaign_app.command("start")
+def campaign_start(
+    campaign_id: str,
+    config: ConfigOpt = None,
+    simulate: SimulateOpt = None,
+    seed: Annotated[int, typer.Option(hidden=True)] = 0,
+    call_s: Annotated[float, typer.Option(hidden=True)] = 0.0,
+    dial_log: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Dial the campaign in this process until done or paused (webhooks go out meanwhile)."""
+    from voicebot.campaigns.service import Simulation, run_campaign
+
+    cfg = _config(config)
+    sim = Simulation(simulate, seed, call_s, dial_log) if simulate else None
+
+    async def main(_: Any) -> dict[str, Any]:
+        return await run_campaign(cfg, campaign_id, simulate=sim)
+
+    try:
+        result = _with_store(cfg, main)
+    except ValueError as e:  # a bad --simulate mix
+        _fail(str(e))
+        raise
+    typer.echo(f"campaign {campaign_id}: {result['state']}; dialled {result['dialled']}")
+
+
+@campaign_app.command("resume")
+def campaign_resume(
+    campaign_id: str, config: ConfigOpt = None, simulate: SimulateOpt = None
+) -> None:
+    """Resume a paused campaign (dials in this process, like start)."""
+    campaign_start(campaign_id, config=config, simulate=simulate)
+
+
+@campaign_app.command("pause")
+def campaign_pause(campaign_id: str, config: ConfigOpt = None) -> None:
+    """Stop new calls; calls in progress finish. The running dialer exits once they have."""
+    from voicebot.store import hr as db
+
+    _with_store(_config(config), lambda s: db.set_campaign_state(s, campaign_id, "paused"))
+    typer.echo(f"campaign {campaign_id}: paused")
+
+
+async def _status(store: Any, campaign_id: str) -> dict[str, Any]:
+    from voicebot.store import hr as db
+    from voicebot.store.db import StoreError
+
+    campaign = await db.get_campaign(store, campaign_id)
+    if campaign is None:
+        raise StoreError(f"campaign {campaign_id!r} does not exist")
+    return {**campaign, "progress": await db.campaign_progress(store, campaign_id)}
+
+
+@campaign_app.command("status")
+def campaign_status(campaign_id: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    st = _with_store(_config(config), lambda s: _status(s, campaign_id))
+    if as_json:
+        _echo_json(st)
+        return
+    p = st["progress"]
+    typer.echo(f"campaign {campaign_id} ({st['name']}, job {st['job_id']}): {st['state']}")
+    typer.echo("  targets: " + ", ".join(f"{k} {v}" for k, v in sorted(p["by_status"].items())))
+    typer.echo("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(p["by_outcome"].items())))
+    typer.echo(f"  attempts: {p['attempts']}")
+
+
+@campaign_app.command("watch")
+def campaign_watch(
+    campaign_id: str,
+    config: ConfigOpt = None,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+) -> None:
+    """A live progress bar and counts by outcome until the campaign is done or paused."""
+    from rich.console import Group
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    async def main(store: Any) -> str:
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        task = bar.add_task(campaign_id, total=1)
+        with Live(bar, refresh_per_second=4, transient=False) as live:
+            while True:
+                st = await _status(store, campaign_id)
+                p = st["progress"]
+                finished = p["by_status"].get("done", 0) + p["by_status"].get("skipped", 0)
+                bar.update(task, completed=finished, total=max(p["total"], 1),
+                           description=f"{st['name']} [{st['state']}]")  # fmt: skip
+                table = Table("outcome", "candidates", box=None)
+                for k, v in sorted(p["by_outcome"].items()):
+                    table.add_row(k, str(v))
+                table.add_row("in progress", str(p["by_status"].get("in_progress", 0)))
+                live.update(Group(bar, table))
+                if st["state"] in ("done", "paused", "draft"):
+                    return str(st["state"])
+                await asyncio.sleep(interval)
+
+    state = _with_store(_config(config), main)
+    typer.echo(f"campaign {campaign_id}: {state}")
+
+
+# tokens and webhooks --------------------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="hr (everything) or system (no campaign control).")],
+    config: ConfigOpt = None,
+    name: Annotated[str, typer.Option(help="Who the token is for.")] = "",
+) -> None:
+    """Create a bearer token; it is printed once and stored only as a hash."""
+    from voicebot.store import hr as db
+
+    token = _with_store(_config(config), lambda s: db.create_token(s, name or role, role))
+    typer.echo(token)
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: str,
+    config: ConfigOpt = None,
+    events: Annotated[str, typer.Option(help="Comma-separated event types (default all).")] = "",
+    secret: Annotated[str | None, typer.Option(help="whsec_… (default: a new one).")] = None,
+) -> None:
+    """Register an endpoint; prints its id and signing secret."""
+    from voicebot.hr.webhooks import EVENT_TYPES, WebhookError, new_secret, sign
+    from voicebot.store import hr as db
+
+    types = [e.strip() for e in events.split(",") if e.strip()]
+    bad = [e for e in types if e not in EVENT_TYPES]
+    if bad:
+        _fail(f"--events: {bad} unknown; choose from {', '.join(EVENT_TYPES)}")
+    if not url.startswith(("http://", "https://")):
+        _fail(f"url: {url!r} is not an http(s) URL")
+    secret = secret or new_secret()
+    try:
+        sign(secret, "check", 0, b"")
+    except WebhookError as e:
+        _fail(str(e))
+    eid = _with_store(_config(config), lambda s: db.add_endpoint(s, url, secret, types))
+    typer.echo(f"endpoint {eid}\nsecret {secret}")
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(endpoint_id: str, config: ConfigOpt = None) -> None:
+    """New signing secret; the old one keeps signing for webhooks.rotation_overlap_s."""
+    from voicebot.hr.webhooks import new_secret
+    from voicebot.store import hr as db
+
+    cfg = _config(config)
+    secret = new_secret()
+    _with_store(
+        cfg, lambda s: db.rotate_secret(s, endpoint_id, secret, cfg.webhooks.rotation_overlap_s)
+    )
+    typer.echo(f"secret {secret}")
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    config: ConfigOpt = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only deliveries in this state (pending, failed, …).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Endpoints, then recent deliveries."""
+    from voicebot.store import hr as db
+
+    async def main(store: Any) -> dict[str, Any]:
+        eps = await db.list_endpoints(store)
+        for e in eps:
+            e.pop("secret"), e.pop("old_secret")
+        return {"endpoints": eps, "deliveries": await db.list_deliveries(store, state=state)}
+
+    data = _with_store(_config(config), main)
+    if as_json:
+        _echo_json(data)
+        return
+    for e in data["endpoints"]:
+        status = "enabled" if e["enabled"] else f"DISABLED ({e['disabled_reason']})"
+        typer.echo(f"{e['id']}  {e['url']}  {status}")
+    for d in data["deliveries"]:
+        when = dt.datetime.fromtimestamp(d["created_at"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        last = d["last_status"] or d["last_error"] or ""
+        typer.echo(
+            f"{d['event_id']}  {d['type']:28} {d['state']:9} tries {d['attempts']}  {when}  {last}"
+        )
+
+
+@webhooks_app.command("replay")
+def webhooks_replay(
+    event_id: Annotated[str | None, typer.Argument(help="One webhook-id (msg_…).")] = None,
+    config: ConfigOpt = None,
+    since: Annotated[
+        str | None, typer.Option(help="Every event since this ISO time (2026-01-31T09:00).")
+    ] = None,
+) -> None:
+    """Queue deliveries again (and re-enable their endpoints); the sender picks them up."""
+    from voicebot.store import hr as db
+
+    if (event_id is None) == (since is None):
+        _fail("give an event id or --since, not both")
+    t0 = None
+    if since is not None:
+        try:
+            t0 = dt.datetime.fromisoformat(since).timestamp()
+        except ValueError:
+            _fail(f"--since: {since!r} is not an ISO date-time")
+    n = _with_store(_config(config), lambda s: db.replay(s, event_id=event_id, since=t0))
+    typer.echo(f"{n} deliveries queued")
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver(
+    config: ConfigOpt = None,
+    until_empty: Annotated[bool, typer.Option(help="Exit when nothing is due.")] = False,
+) -> None:
+    """Run the webhook sender (the API server and campaign runs also run one)."""
+    from voicebot.hr.webhooks import WebhookSender
+
+    cfg = _config(config)
+
+    async def main(store: Any) -> int:
+        async with WebhookSender(store, cfg.webhooks) as sender:
+            if until_empty:
+                while await sender.deliver_due():
+                    pass
+            else:
+                await sender.run()
+            return sender.delivered
+
+    typer.echo(f"{_with_store(cfg, main)} delivered")
+
+
+# analytics and the API server -----------------------------------------------------------------
+
+
+@analytics_app.command("validity")
+def analytics_validity(job: JobOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Correlation of each competency with hiring and performance; suggested weights."""
+    from voicebot.hr.analytics import load_interviewed, validity
+    from voicebot.hr.importer import load_stored_job
+
+    async def main(store: Any) -> dict[str, Any]:
+        job_def = await load_stored_job(store, job)
+        weights = {c.id: getattr(c, "weight", 1.0) for c in getattr(job_def, "competencies", ())}
+        return validity(await load_interviewed(store, job), weights)
+
+    data = _with_store(_config(config), main)
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(
+        f"{data['candidates']} interviewed candidates (r acted on from {data['min_pairs']} pairs)"
+    )
+    for c in data["competencies"]:
+        typer.echo(
+            f"{c['competency']:24} r(hired) {_fmt(c['r_hired'])} n={c['n_hired']:<4} "
+            f"r(perf) {_fmt(c['r_performance'])} n={c['n_performance']:<4} "
+            f"weight {c['weight']:g} -> {_fmt(c['suggested_weight'])}  {c['note']}"
+        )
+
+
+@analytics_app.command("adverse-impact")
+def analytics_adverse_impact(
+    job: JobOpt,
+    config: ConfigOpt = None,
+    category: Annotated[str | None, typer.Option(help="Only this category (e.g. sex).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Selection and scoring rates per self-reported group; four-fifths and LL144 ratios."""
+    from voicebot.hr.analytics import adverse_impact, load_interviewed
+
+    async def main(store: Any) -> dict[str, Any]:
+        return adverse_impact(await load_interviewed(store, job), category)
+
+    data = _with_store(_config(config), main)
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"{data['candidates']} interviewed candidates; median score {data['median_score']}")
+    for cat, groups in data["categories"].items():
+        typer.echo(f"\n{cat}")
+        for g in groups:
+            note = "too small to judge" if g["too_small"] else (
+                "below four-fifths" if g["four_fifths_flag"] else "")  # fmt: skip
+            typer.echo(
+                f"  {g['group']:24} n={g['n']:<5} selection {_fmt(g['selection_rate'])} "
+                f"ratio {_fmt(g['impact_ratio'])}  scoring rate {_fmt(g['scoring_rate'])} "
+                f"ratio {_fmt(g['scoring_impact_ratio'])}  {note}"
+            )
+
+
+def _fmt(x: float | None) -> str:
+    return "  -  " if x is None else f"{x:5.2f}"
+
+
+def api(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Default: api.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: api.port.")] = None,
+) -> None:
+    """Serve the HR API (and deliver webhooks) with uvicorn."""
+    from voicebot.hr.server import serve
+
+    cfg = _config(config)
+    try:
+        asyncio.run(serve(cfg, host=host or cfg.api.host, port=port or cfg.api.port))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

@@ -1,0 +1,351 @@
+"""Bring jobs and candidates in from files, and pre-screen candidates against a job.
+
+Candidates come as CSV or JSON. Each row is checked on its own: numbers are normalised to
+E.164, the time zone comes from the row or is inferred from the number, résumé fields are
+typed. Bad rows are reported with their line and reason while good rows still import; the
+key (job, E.164) makes a re-import update rather than duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import yaml
+from phonenumbers import timezone as phone_timezone
+
+from voicebot.campaigns.settings import check_timezone
+from voicebot.interview.plan import Job, JobError, parse_job
+from voicebot.store import Store
+from voicebot.store import hr as db
+from voicebot.store.hr import CandidateRecord
+
+COLUMNS = (
+    "phone",
+    "name",
+    "email",
+    "external_id",
+    "timezone",
+    "years_experience",
+    "education",
+    "skills",
+    "current_title",
+    "consent_call",
+    "consent_recording",
+)
+DEMOGRAPHIC_PREFIX = "demographic_"  # demographic_sex, demographic_race_ethnicity, ...
+_TRUE = {"1", "true", "yes", "y"}
+_FALSE = {"0", "false", "no", "n", ""}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EDUCATION_LADDER = ("high_school", "associate", "bachelor", "master", "phd")
+
+
+class CandidateFileError(ValueError):
+    """A whole file that cannot be read (as opposed to a bad row, which is reported)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int  # CSV: the file line the row starts on; JSON: the item's index + 1
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    source: str
+    inserted: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.inserted + self.updated
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "imported": self.imported,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "rejected": len(self.errors),
+            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
+        }
+
+
+# jobs -----------------------------------------------------------------------------------------
+
+
+def read_jobs(path: str | Path) -> list[tuple[Job, dict[str, Any]]]:
+    """One job (YAML or JSON mapping) or a list of them, each validated; (job, raw spec)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))  # JSON is YAML too
+    except FileNotFoundError:
+        raise JobError(str(p), "", "file does not exist") from None
+    except yaml.YAMLError as e:
+        raise JobError(str(p), "", f"not valid YAML or JSON: {e}") from None
+    items = data if isinstance(data, list) else [data]
+    out = []
+    for i, item in enumerate(items):
+        source = f"{p}[{i}]" if isinstance(data, list) else str(p)
+        job = parse_job(item, source=source, default_id="" if isinstance(data, list) else p.stem)
+        out.append((job, {**item, "id": job.id}))
+    return out
+
+
+async def import_jobs(store: Store, path: str | Path) -> list[tuple[str, bool]]:
+    """Validate every job in the file first, then store them; (job id, new?) each."""
+    jobs = read_jobs(path)
+    return [(job.id, await db.upsert_job(store, job.id, job.title, spec)) for job, spec in jobs]
+
+
+async def load_stored_job(store: Store, job_id: str) -> Job:
+    spec = await db.get_job_spec(store, job_id)
+    if spec is None:
+        raise JobError(f"job {job_id}", "", "not imported (voicebot jobs import FILE)")
+    return parse_job(spec, source=f"job {job_id}", default_id=job_id)
+
+
+# candidates -----------------------------------------------------------------------------------
+
+
+def _rows(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CandidateFileError(f"{path}: not valid JSON: {e}") from None
+        if isinstance(data, Mapping) and isinstance(data.get("candidates"), list):
+            data = data["candidates"]
+        if not isinstance(data, list):
+            raise CandidateFileError(f"{path}: expected a list of candidate objects")
+        for i, item in enumerate(data):
+            yield i + 1, item if isinstance(item, Mapping) else {"__bad__": item}
+        return
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "phone" not in header:
+        raise CandidateFileError(f"{path}: line 1: the header needs a 'phone' column; got {header}")
+    unknown = [h for h in header if h not in COLUMNS and not h.startswith(DEMOGRAPHIC_PREFIX)]
+    if unknown:
+        raise CandidateFileError(
+            f"{path}: line 1: unknown column(s) {unknown}; known: {', '.join(COLUMNS)} "
+            f"and {DEMOGRAPHIC_PREFIX}*"
+        )
+    reader.fieldnames = header
+    line = reader.line_num + 1
+    for row in reader:
+        if None in row:
+            yield line, {"__bad__": "more fields than the header has columns"}
+        else:
+            yield line, row
+        line = reader.line_num + 1
+
+
+def parse_candidate(row: Mapping[str, Any], job_id: str, region: str) -> CandidateRecord:
+    """One row as a `CandidateRecord`; raises ValueError with the reason."""
+    if "__bad__" in row:
+        raise ValueError(f"not a candidate record: {row['__bad__']}")
+    raw_phone = str(row.get("phone") or "").strip()
+    if not raw_phone:
+        raise ValueError("phone: required")
+    try:
+        number = phonenumbers.parse(raw_phone, region)
+    except phonenumbers.NumberParseException as e:
+        raise ValueError(f"phone: not a phone number ({e})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("phone: not a valid number for its country")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    tz = _text(row, "timezone")
+    if tz:
+        if not check_timezone(tz):
+            raise ValueError(f"timezone: {tz!r} is not an IANA time zone such as Europe/Berlin")
+    else:
+        zones = [z for z in phone_timezone.time_zones_for_number(number) if check_timezone(z)]
+        if not zones:
+            raise ValueError("timezone: missing and cannot be inferred from the number")
+        tz = zones[0]
+    email = _text(row, "email")
+    if email and not _EMAIL.match(email):
+        raise ValueError(f"email: {email!r} is not an e-mail address")
+    skills = row.get("skills") or []
+    if isinstance(skills, str):
+        skills = [s for s in re.split(r"[;,|]", skills)]
+    if not isinstance(skills, Sequence):
+        raise ValueError("skills: expected a list or 'a; b; c'")
+    return CandidateRecord(
+        job_id=job_id,
+        phone_e164=e164,
+        timezone=tz,
+        name=_text(row, "name"),
+        email=email,
+        external_id=_text(row, "external_id"),
+        years_experience=_years(row.get("years_experience")),
+        education=_education(_text(row, "education")),
+        skills=tuple(dict.fromkeys(s.strip() for s in map(str, skills) if str(s).strip())),
+        current_title=_text(row, "current_title"),
+        consent_call=_flag(row, "consent_call", default=True),
+        consent_recording=_flag(row, "consent_recording", default=False),
+        demographics={
+            k.removeprefix(DEMOGRAPHIC_PREFIX): str(v).strip()
+            for k, v in row.items()
+            if str(k).startswith(DEMOGRAPHIC_PREFIX) and v is not None and str(v).strip()
+        },
+    )
+
+
+def _text(row: Mapping[str, Any], key: str) -> str | None:
+    value = row.get(key)
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _years(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        years = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"years_experience: {value!r} is not a number") from None
+    if not 0 <= years <= 70:
+        raise ValueError(f"years_experience: {years:g} is outside 0..70")
+    return years
+
+
+def _education(value: str | None) -> str | None:
+    """Known levels are normalised (`Master's` -> master) so must-haves can compare them."""
+    if value is None:
+        return None
+    key = re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
+    aliases = {
+        "bachelors": "bachelor", "bachelor_s": "bachelor", "bsc": "bachelor", "ba": "bachelor",
+        "bs": "bachelor", "masters": "master", "master_s": "master", "msc": "master",
+        "ms": "master", "ma": "master", "doctorate": "phd", "ph_d": "phd",
+        "highschool": "high_school", "associates": "associate", "associate_s": "associate",
+    }  # fmt: skip
+    key = aliases.get(key, key)
+    return key if key in EDUCATION_LADDER else value
+
+
+def _flag(row: Mapping[str, Any], key: str, *, default: bool) -> bool:
+    value = row.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{key}: expected yes/no, got {value!r}")
+
+
+async def import_candidates(
+    store: Store, path: str | Path, job_id: str, *, region: str = "US"
+) -> ImportReport:
+    """Import every good row; report every bad one with its line and reason."""
+    p = Path(path)
+    if await db.get_job_spec(store, job_id) is None:
+        raise CandidateFileError(f"job {job_id!r} is not imported (voicebot jobs import FILE)")
+    try:
+        text = await asyncio.to_thread(p.read_text, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CandidateFileError(f"{p}: file does not exist") from None
+    except UnicodeDecodeError as e:
+        raise CandidateFileError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    report = ImportReport(source=str(p))
+    good: list[CandidateRecord] = []
+    seen: dict[str, int] = {}
+    for line, row in _rows(p, text):
+        try:
+            record = parse_candidate(row, job_id, region)
+        except ValueError as e:
+            report.errors.append(RowError(line, str(e)))
+            continue
+        if record.phone_e164 in seen:
+            report.errors.append(
+                RowError(line, f"phone: same number as line {seen[record.phone_e164]}")
+            )
+            continue
+        seen[record.phone_e164] = line
+        good.append(record)
+    report.inserted, report.updated = await db.upsert_candidates(store, good)
+    return report
+
+
+# pre-screen -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    candidate_id: str
+    name: str | None
+    eligible: bool
+    reasons: tuple[str, ...]
+
+
+def screen_candidate(job: Job, cand: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """The job's must-haves against one résumé: (eligible, reasons it is not, or why it is)."""
+    must = getattr(job, "must_haves", None)
+    if must is None:
+        return True, ["the job has no must-haves"]
+    misses: list[str] = []
+    need_years = getattr(must, "min_years_experience", None)
+    years = cand.get("years_experience")
+    if need_years is not None:
+        if years is None:
+            misses.append(f"years of experience unknown (needs {need_years:g})")
+        elif years < need_years:
+            misses.append(f"{years:g} years of experience (needs {need_years:g})")
+    have = {s.casefold() for s in cand.get("skills") or ()}
+    missing = [s for s in getattr(must, "skills", ()) if s.casefold() not in have]
+    if missing:
+        misses.append(f"missing skill(s): {', '.join(missing)}")
+    wanted = tuple(getattr(must, "education", ()) or ())
+    if wanted and not _education_ok(cand.get("education"), wanted):
+        misses.append(
+            f"education {cand.get('education') or 'unknown'} (needs one of {', '.join(wanted)})"
+        )
+    return (not misses), (misses or ["meets every must-have"])
+
+
+def _education_ok(have: str | None, wanted: Sequence[str]) -> bool:
+    if have is None:
+        return False
+    have_n = _education(have)
+    for w in wanted:
+        w_n = _education(w)
+        if w_n is None or have_n is None:
+            continue
+        if w_n in EDUCATION_LADDER and have_n in EDUCATION_LADDER:
+            if EDUCATION_LADDER.index(have_n) >= EDUCATION_LADDER.index(w_n):
+                return True
+        elif have_n.casefold() == w_n.casefold():
+            return True
+    return False
+
+
+async def screen(store: Store, job_id: str) -> list[ScreenResult]:
+    """Screen every candidate of the job and remember the verdicts (campaigns skip the
+    ineligible)."""
+    job = await load_stored_job(store, job_id)
+    out = []
+    for cand in await db.list_candidates(store, job_id):
+        ok, why = screen_candidate(job, cand)
+        out.append(ScreenResult(cand["id"], cand.get("name"), ok, tuple(why)))
+    await db.set_screen(store, [(r.candidate_id, r.eligible, r.reasons) for r in out])
+    return out
