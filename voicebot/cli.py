@@ -242,6 +242,15 @@ def _port_check(host: str, port: int) -> tuple[str, bool, str]:
     return (f"sip port {port}/udp", True, f"{host}:{port} is free")
 
 
+def _register_hr() -> None:
+    from voicebot.hr.cli import register
+
+    register(app)
+
+
+_register_hr()
+
+
 def _register_scoring() -> None:
     from voicebot.scoring.cli import register
 

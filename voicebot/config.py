@@ -76,6 +76,43 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignsConfig:
+    """Dialer defaults; a campaign may override any of them when it is created."""
+
+    default_region: str = "US"  # for numbers written without a country code
+    max_concurrent: int = 4
+    calls_per_second: float = 1.0
+    window_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    window_start: str = "09:00"  # candidate's local time
+    window_end: str = "20:00"
+    ring_timeout_s: float = 30.0
+    max_attempts: int = 6
+    retry_busy: str = "600,3"  # delay seconds, max tries for that outcome
+    retry_no_answer: str = "3600,3"
+    retry_failed: str = "900,2"
+    retry_voicemail: str = "14400,2"
+    retry_interrupted: str = "3600,1"  # a call cut by a crash or restart
+    cooldown_s: float = 86400.0  # between calls to one person from different campaigns
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"  # base of report URLs in webhooks
+    recordings_dir: str = "var/recordings"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    timeout_s: float = 10.0
+    # wait before each try, the first at once; Standard Webhooks' 0 s, 5 s, 5 min, 30 min, ...
+    schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    jitter: float = 0.1  # +-10 % on each delay
+    rotation_overlap_s: float = 86400.0  # old secret still signs this long after rotation
+
+
+@dataclass(frozen=True, slots=True)
 class ComplianceConfig:
     """The hiring-law regime: eu = no prosody or emotion inference, human review before any
     decision; pipl = every score explained, candidate may ask for review; us = consent logged."""
@@ -111,6 +148,9 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     interview: InterviewConfig = field(default_factory=InterviewConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    campaigns: CampaignsConfig = field(default_factory=CampaignsConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
@@ -138,8 +178,25 @@ class Config:
         iv = self.interview
         _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
+        _validate_hr(self)
         _validate_dialogue(self.dialogue)
         return self
+
+
+def _validate_hr(cfg: Config) -> None:
+    """Campaign, API and webhook settings (parsed by the same rules campaigns use)."""
+    from voicebot.campaigns.settings import SettingsError, settings_from_config
+
+    try:
+        settings_from_config(cfg.campaigns)
+    except SettingsError as e:
+        raise ConfigError(f"campaigns.{e.key}: {e.why}") from None
+    _check(1 <= cfg.api.port <= 65535, "api.port", f"{cfg.api.port} is not a port")
+    wh = cfg.webhooks
+    _check(bool(wh.schedule), "webhooks.schedule", "at least one try is required")
+    _check(all(d >= 0 for d in wh.schedule), "webhooks.schedule", "delays must be >= 0")
+    _check(0 <= wh.jitter < 1, "webhooks.jitter", "must be in [0, 1)")
+    _check(wh.timeout_s > 0, "webhooks.timeout_s", "must be positive")
 
 
 def _validate_dialogue(d: DialogueConfig) -> None:
