@@ -155,30 +155,29 @@ class _Run:
                 await self._drain()
                 return str(state)
             free = self.s.max_concurrent - len(self.in_flight)
-            started = await self._start_due(free) if free > 0 else 0
-            if started:
+            if free > 0 and await self._start_due(free):
                 continue
-            if not self.in_flight:
-                next_at = await db.next_due_at(self.store, self.campaign_id)
-                if next_at is None:
-                    await db.set_campaign_state(self.store, self.campaign_id, "done")
-                    return "done"
-                await self._wait(next_at - clock.now())
-            else:
-                await self._wait(self.d.poll_s, wake_on_call_end=True)
+            next_at = None if free <= 0 else await db.next_due_at(self.store, self.campaign_id)
+            if next_at is None and not self.in_flight:
+                await db.set_campaign_state(self.store, self.campaign_id, "done")
+                return "done"
+            await self._wait(None if next_at is None else next_at - clock.now())
 
-    async def _wait(self, seconds: float, *, wake_on_call_end: bool = False) -> None:
-        seconds = max(0.0, min(seconds, self.d.poll_s))
-        waits: set[asyncio.Task[Any]] = {
-            asyncio.ensure_future(self.d.clock.sleep(seconds)),
-            asyncio.ensure_future(self.d._stopping.wait()),
-        }
-        if wake_on_call_end:
-            waits |= set(self.in_flight)
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for t in waits - set(self.in_flight):
-            if not t.done():
-                t.cancel()
+    async def _wait(self, until_due: float | None) -> None:
+        """Until a call ends, the next target is due (on the dialer's clock), or `stop()`.
+
+        Call ends and the poll (to notice a pause) are waited for in real time; the due time on
+        the injected clock, so a test's virtual clock can skip the hours between retries."""
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.d._stopping.wait())}
+        if until_due is not None:
+            waits.add(asyncio.ensure_future(self.d.clock.sleep(min(until_due, self.d.poll_s))))
+        await asyncio.wait(
+            waits | set(self.in_flight),
+            timeout=min(self.d.poll_s, 5.0),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        for t in waits:
+            t.cancel()
 
     async def _drain(self) -> None:
         if self.in_flight:

@@ -31,6 +31,15 @@ class RetryRule:
     max_tries: int
 
 
+DEFAULT_RETRIES = {
+    "busy": RetryRule(600, 3),
+    "no_answer": RetryRule(3600, 3),
+    "failed": RetryRule(900, 2),
+    "voicemail": RetryRule(14400, 2),
+    "interrupted": RetryRule(3600, 1),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignSettings:
     max_concurrent: int = 4
@@ -40,7 +49,7 @@ class CampaignSettings:
     window_end: str = "20:00"
     ring_timeout_s: float = 30.0
     max_attempts: int = 6
-    retries: Mapping[str, RetryRule] = field(default_factory=dict)
+    retries: Mapping[str, RetryRule] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
     cooldown_s: float = 86400.0
 
     def to_dict(self) -> dict[str, Any]:
