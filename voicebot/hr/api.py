@@ -5,8 +5,7 @@ push jobs, candidates and outcomes, only `hr` starts and pauses campaigns. Every
 error is a 422 naming the field (`loc`) and the reason (`msg`).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI must resolve the route-local `Auth` aliases
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
