@@ -53,7 +53,7 @@ DEFAULT_SCRIPT = (
     "for one week. It cut failures by half, and we kept working together on the rest.",
 )
 RECOGNIZED_WER = 0.25  # an answer counts as recognized at or below this word error rate
-BOT_TURN_END_S = 1.0  # the candidate answers after this much quiet from the bot
+BOT_TURN_END_S = 1.5  # the candidate answers after this much quiet (sentence gaps are shorter)
 SPEECH_DBFS = -40.0
 
 
@@ -103,11 +103,14 @@ class ScriptedCandidate:
                     heard_bot = False
 
                     async def speak(pcm: bytes = pcm) -> None:
-                        nonlocal waiting_since
+                        nonlocal waiting_since, heard_bot, quiet
                         for i in range(0, len(pcm), fb):
                             await call.send(pcm[i : i + fb].ljust(fb, b"\x00"))
                         await call.drained()
                         waiting_since = time.monotonic() - 0.02
+                        # what the bot said while we spoke (the rest of a question we cut
+                        # into) is not its reply: wait for the reply before the next answer
+                        heard_bot, quiet = False, 0
 
                     speaking = asyncio.create_task(speak())
         finally:
