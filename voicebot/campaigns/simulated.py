@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +113,7 @@ class SimulatedBridge:
         outcome = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         if outcome in _DIAL_FAILURES:
             raise CallFailed(_DIAL_FAILURES[outcome], 0, "simulated")
-        return SimulatedCall(f"sim-{self.dials}-{self.rng.getrandbits(40):010x}", number, outcome)
+        return SimulatedCall(f"sim-{uuid.uuid4().hex[:16]}", number, outcome)
 
 
 @dataclass(slots=True)
