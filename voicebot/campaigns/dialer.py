@@ -72,13 +72,26 @@ Scorer = Callable[[Store, str, Job], Awaitable[Mapping[str, Any] | None]]
 
 
 async def score_with_pipeline(store: Store, call_id: str, job: Job) -> Mapping[str, Any] | None:
-    """Score the call and store its report with voicebot.scoring (imported when first used)."""
+    """Score the call against the candidate's résumé and store the report (voicebot.scoring,
+    imported when first used)."""
+    from voicebot.interview.plan import Resume
     from voicebot.scoring.pipeline import score_call
-    from voicebot.store.reports import save_report
 
-    report = (await score_call(store, call_id, job)).to_dict()
-    await save_report(store, call_id, report)
-    return report
+    call = await store.get_call(call_id)
+    cand = (
+        await db.get_candidate(store, call["candidate_id"])
+        if call and call["candidate_id"]
+        else None
+    )
+    resume = None
+    if cand is not None:
+        resume = Resume(
+            years_experience=cand["years_experience"],
+            education=cand["education"],
+            skills=tuple(cand["skills"]),
+            current_title=cand["current_title"],
+        )
+    return (await score_call(store, call_id, job, resume=resume)).to_dict()  # saves it too
 
 
 @dataclass(slots=True)

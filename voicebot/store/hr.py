@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import yaml
+
 from voicebot.store.db import Store, StoreError, remote_hash
 
 _T = TypeVar("_T")
@@ -68,10 +70,10 @@ async def upsert_job(store: Store, job_id: str, title: str, spec: Mapping[str, A
         now = time.time()
         new = conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None
         conn.execute(
-            "INSERT INTO jobs (id, title, spec_json, created_at, updated_at) VALUES (?,?,?,?,?) "
+            "INSERT INTO jobs (id, title, spec_yaml, created_at, updated_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
-            "spec_json = excluded.spec_json, updated_at = excluded.updated_at",
-            (job_id, title, json.dumps(spec), now, now),
+            "spec_yaml = excluded.spec_yaml, updated_at = excluded.updated_at",
+            (job_id, title, yaml.safe_dump(dict(spec), allow_unicode=True), now, now),
         )
         return new
 
@@ -80,8 +82,8 @@ async def upsert_job(store: Store, job_id: str, title: str, spec: Mapping[str, A
 
 async def get_job_spec(store: Store, job_id: str) -> dict[str, Any] | None:
     def _get_job(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        row = conn.execute("SELECT spec_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        row = conn.execute("SELECT spec_yaml FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return yaml.safe_load(row[0]) if row else None
 
     return await run(store, _get_job)
 

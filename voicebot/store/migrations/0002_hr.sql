@@ -3,7 +3,7 @@
 CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,
     title         TEXT NOT NULL,
-    spec_json     TEXT NOT NULL,          -- the job as imported (validated by parse_job)
+    spec_yaml     TEXT NOT NULL,          -- the job as imported (YAML keeps integer keys)
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
