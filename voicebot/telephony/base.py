@@ -7,7 +7,7 @@ and watches `events()` for answer, DTMF and hang-up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -41,7 +41,7 @@ class Ringing:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    pass
+    machine: bool = False  # an answering machine picked up (the bridge's AMD said so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +106,49 @@ class Call(Protocol):
 
     @property
     def ended(self) -> bool: ...
+
+
+class CallFailed(Exception):
+    """A call that was never answered: busy, no answer, rejected or failed, with the cause."""
+
+    def __init__(self, cause: HangupCause, status: int | None = 0, reason: str = "") -> None:
+        super().__init__(f"call failed: {cause} ({status} {reason})".strip())
+        self.cause, self.status, self.reason = cause, status, reason
+
+
+IncomingHandler = Callable[[Call], Awaitable[None]]
+
+
+@runtime_checkable
+class Bridge(Protocol):
+    """How calls reach a PBX: direct SIP, Asterisk ARI, AMI + AudioSocket, or FreeSWITCH ESL.
+
+    Inbound calls go to the `on_incoming` handler given at construction; `dial` returns an
+    answered `Call` or raises `CallFailed`.
+    """
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def dial(
+        self, number: str, *, variables: Mapping[str, str] = {}, ring_timeout: float = 30.0
+    ) -> Call: ...
+
+
+# Q.850 hang-up causes as Asterisk and FreeSWITCH report them
+Q850_CAUSES: dict[int, HangupCause] = {
+    16: HangupCause.NORMAL,
+    17: HangupCause.BUSY,
+    18: HangupCause.NO_ANSWER,
+    19: HangupCause.NO_ANSWER,
+    21: HangupCause.REJECTED,
+    31: HangupCause.NORMAL,
+}
+
+
+def cause_from_q850(code: int) -> HangupCause:
+    """Map a Q.850 cause code to the protocol's `HangupCause` (unknown codes are failures)."""
+    return Q850_CAUSES.get(code, HangupCause.FAILED)

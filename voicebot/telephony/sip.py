@@ -17,14 +17,13 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from voicebot.config import SipConfig
 from voicebot.media import g711
 from voicebot.media.dtmf import DtmfError, DtmfReceiver, dtmf_payloads, parse_dtmf
-from voicebot.media.frames import FRAME_BYTES, FRAME_SAMPLES, silence_frame
+from voicebot.media.frames import FRAME_SAMPLES
 from voicebot.media.jitter import JitterBuffer
 from voicebot.media.pacer import Pacer
 from voicebot.media.rtp import RtpError, RtpSender, parse_rtp
@@ -39,6 +38,8 @@ from voicebot.telephony.base import (
     HungUp,
     Ringing,
 )
+from voicebot.telephony.base import CallFailed as BaseCallFailed
+from voicebot.telephony.bridges import CallQueues, run_incoming
 from voicebot.telephony.sipmsg import (
     MediaDescription,
     SipMessage,
@@ -57,12 +58,9 @@ from voicebot.telephony.sipmsg import (
 )
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 T1, T2, T_TIMEOUT = 0.5, 4.0, 32.0
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
-INBOUND_QUEUE_FRAMES = 50  # 1 s of audio if the consumer stalls; older frames are dropped
-OUTBOUND_QUEUE_FRAMES = 5  # 100 ms: small, so barge-in has little to flush
 SIP_RATE_PER_S = 200.0  # per source address; beyond it messages are dropped as a flood
 RTP_RATE_PER_S = 150.0  # 3x the 50 packets/s a 20 ms stream needs
 
@@ -71,10 +69,8 @@ class SipError(RuntimeError):
     pass
 
 
-class CallFailed(SipError):
-    def __init__(self, cause: HangupCause, status: int = 0, reason: str = "") -> None:
-        super().__init__(f"call failed: {cause} ({status} {reason})".strip())
-        self.cause, self.status, self.reason = cause, status, reason
+class CallFailed(BaseCallFailed, SipError):
+    """The bridge-neutral `CallFailed`, still a `SipError` for SIP-only callers."""
 
 
 def _failure_cause(status: int) -> HangupCause:
@@ -106,12 +102,6 @@ class TokenBucket:
         return False
 
 
-async def _until_none(queue: asyncio.Queue[_T | None]) -> AsyncIterator[_T]:
-    """Items of a queue until the None a finished call puts there."""
-    while (item := await queue.get()) is not None:
-        yield item
-
-
 # media --------------------------------------------------------------------------------------
 
 
@@ -129,7 +119,7 @@ class _Codec:
     codec: g711.Codec
 
 
-class SipCall:
+class SipCall(CallQueues):
     """One SIP call; implements `voicebot.telephony.base.Call`."""
 
     bridge = "sip"
@@ -160,10 +150,7 @@ class SipCall:
         self.invite: SipMessage | None = None  # the initial INVITE (UAS) or our INVITE (UAC)
         self.signal_addr: tuple[str, int] | None = None
         self.confirmed = False
-        self._ended = False
-        self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
-        self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=INBOUND_QUEUE_FRAMES)
-        self._outbound: asyncio.Queue[bytes] = asyncio.Queue(maxsize=OUTBOUND_QUEUE_FRAMES)
+        self._init_queues()
         self._dtmf_out: deque[tuple[bytes, bool, int]] = deque()
         self._dtmf_in = DtmfReceiver()
         self.jitter = JitterBuffer()
@@ -183,38 +170,8 @@ class SipCall:
         self.senders_started = 0  # stays 1 across re-INVITEs; tests pin it
         self._ack_event = asyncio.Event()
         self._dtmf_done = asyncio.Event()
-        self._drained = asyncio.Event()
 
-    # Call protocol -------------------------------------------------------------------------
-
-    def frames(self) -> AsyncIterator[bytes]:
-        return _until_none(self._inbound)
-
-    async def send(self, frame: bytes) -> None:
-        if self._ended:
-            return
-        if len(frame) != FRAME_BYTES:
-            raise ValueError(f"frame must be {FRAME_BYTES} bytes of 8 kHz PCM16, got {len(frame)}")
-        await self._outbound.put(frame)
-
-    @property
-    def output_pending(self) -> int:
-        """Frames queued for playout and not yet sent."""
-        return self._outbound.qsize()
-
-    async def drained(self) -> None:
-        """Return once every queued frame has been sent."""
-        if self._outbound.empty() or self._ended:
-            return
-        self._drained.clear()
-        await self._drained.wait()
-
-    def clear_output(self) -> int:
-        dropped = 0
-        while not self._outbound.empty():
-            self._outbound.get_nowait()
-            dropped += 1
-        return dropped
+    # Call protocol (frames, send, events... are CallQueues) --------------------------
 
     async def send_dtmf(self, digits: str) -> None:
         """RFC 4733 events, sent by the media loop in place of audio frames."""
@@ -229,14 +186,6 @@ class SipCall:
 
     async def hangup(self) -> None:
         await self.endpoint._hangup(self)
-
-    def events(self) -> AsyncIterator[CallEvent]:
-        """Ends after `HungUp`: `_finish` queues the None that closes the stream right behind it."""
-        return _until_none(self._events)
-
-    @property
-    def ended(self) -> bool:
-        return self._ended
 
     # media plumbing ------------------------------------------------------------------------
 
@@ -303,19 +252,8 @@ class SipCall:
 
     async def _media_loop(self) -> None:
         """Every 20 ms: one frame out of the jitter buffer to the session, one frame to the line."""
-        self.pacer.reset()
-        silence = silence_frame()
         try:
-            while not self._ended:
-                await self.pacer.wait()
-                frame, concealed = self.jitter.pop()
-                if concealed:
-                    self.stats.concealed += 1
-                if self._inbound.full():
-                    self._inbound.get_nowait()
-                    self.stats.drop("inbound_overflow")
-                self._inbound.put_nowait(frame)
-                self._send_one(silence)
+            await self._pace(self.pacer, self.jitter, self.stats, self._send_one)
         except asyncio.CancelledError:
             pass
         except Exception:  # the media loop must never take the process down
@@ -336,11 +274,7 @@ class SipCall:
             if self._dtmf_out:  # the peer negotiated no telephone-event: nothing to send
                 self._dtmf_out.clear()
                 self._dtmf_done.set()
-            try:
-                pcm = self._outbound.get_nowait()
-            except asyncio.QueueEmpty:
-                pcm = silence
-                self._drained.set()
+            pcm = self._next_outbound(silence)
             data = self.rtp_sender.packet(g711.encode(self.codec.codec, pcm), self.codec.pt)
         if direction in ("sendrecv", "recvonly"):
             self._rtp_transport.sendto(data, self.rtp_remote)
@@ -391,14 +325,8 @@ class SipCall:
     def _finish(self, cause: HangupCause, by_remote: bool, detail: str = "") -> None:
         if self._ended:
             return
-        self._ended = True
-        self._events.put_nowait(HungUp(cause, by_remote, detail))
-        self._events.put_nowait(None)
+        self._close_queues(HungUp(cause, by_remote, detail))
         self._dtmf_done.set()
-        self._drained.set()
-        if self._inbound.full():
-            self._inbound.get_nowait()
-        self._inbound.put_nowait(None)
         if self._media_task is not None:
             self._media_task.cancel()
         if self._rtp_transport is not None:
@@ -439,6 +367,8 @@ IncomingHandler = Callable[[SipCall], Awaitable[None]]
 
 class SipEndpoint:
     """A SIP user agent bound to one UDP port; `await start()`, then `call()` or take calls."""
+
+    name = "sip"
 
     def __init__(self, cfg: SipConfig, on_incoming: IncomingHandler | None = None) -> None:
         self.cfg = cfg
@@ -760,13 +690,7 @@ class SipEndpoint:
 
     async def _run_handler(self, call: SipCall) -> None:
         assert self.on_incoming is not None
-        try:
-            await self.on_incoming(call)
-        except Exception:
-            log.exception("incoming call handler failed for %s", call.call_id)
-        finally:
-            if not call.ended:
-                await self._hangup(call)
+        await run_incoming(self.on_incoming, call, lambda: self._hangup(call))
 
     def _on_reinvite(self, call: SipCall, req: SipMessage, addr: tuple[str, int]) -> None:
         """Same call, new SDP (hold, codec change, address change): update the one stream."""
@@ -954,6 +878,12 @@ class SipEndpoint:
         except BaseException:
             call._finish(HangupCause.FAILED, by_remote=False, detail="error placing call")
             raise
+
+    async def dial(
+        self, number: str, *, variables: Mapping[str, str] = {}, ring_timeout: float = 30.0
+    ) -> SipCall:
+        """The `Bridge` face of `call()`; SIP has no channel variables, so they are unused."""
+        return await self.call(number, ring_timeout=ring_timeout)
 
     async def _run_invite(
         self,
