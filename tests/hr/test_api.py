@@ -21,6 +21,7 @@ from voicebot.hr.api import create_app
 from voicebot.store import Store, TurnRecord
 from voicebot.store import hr as db
 
+EXAMPLE_JOB = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "backend-engineer.yaml"
 GOOD = {"phone": "+1 212 555 0100", "name": "Ada", "skills": ["Python"]}
 
 
@@ -170,3 +171,34 @@ async def test_openapi_over_a_real_uvicorn(store: Store) -> None:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+
+
+async def test_report_json_and_html_come_from_the_scoring_pipeline(
+    store: Store, client: httpx.AsyncClient
+) -> None:
+    from voicebot.campaigns.dialer import score_with_pipeline
+    from voicebot.hr.importer import import_jobs, load_stored_job
+
+    ((job_id, _),) = await import_jobs(store, EXAMPLE_JOB)
+    job = await load_stored_job(store, job_id)
+    await store.call_started(
+        "call-9", direction="outbound", bridge="sip", remote="+12125550100",
+        started_at=time.time(), job_id=job_id,
+    )  # fmt: skip
+    await store.set_consent("call-9", True)
+    for seq, q in enumerate(job.questions[:2]):
+        await store.add_turn(TurnRecord("call-9", 2 * seq, "bot", "ask", q.text, 1.0, 2.0, q.id))
+        await store.add_turn(
+            TurnRecord("call-9", 2 * seq + 1, "candidate", "answer",
+                       "I traced the root cause in the logs and fixed it.", 2.0, 3.0, q.id)
+        )  # fmt: skip
+    await store.call_ended("call-9", at=time.time(), outcome="completed")
+    assert (await client.get("/interviews/call-9/report")).status_code == 404  # not scored yet
+    report = await score_with_pipeline(store, "call-9", job)
+    assert report is not None
+    got = (await client.get("/interviews/call-9/report")).json()
+    assert got["call_id"] == "call-9" and got["overall"] == report["overall"]
+    html = await client.get("/interviews/call-9/report.html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "<html" in html.text.lower()
+    assert (await client.get("/interviews/call-9")).json()["report"] is True

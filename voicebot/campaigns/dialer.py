@@ -310,8 +310,6 @@ class _Run:
             candidate_name=target.get("name"),
         )
         outcome = str(res.outcome)
-        if getattr(call, "answered_by_machine", False):
-            outcome = "voicemail"
         outcome = _RETRYABLE_SESSION_OUTCOMES.get(outcome, outcome)
         callback_at = getattr(res, "callback_at", None)
         opted_out = bool(getattr(res, "opted_out", False)) or outcome == "opted_out"
