@@ -25,7 +25,7 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from voicebot.campaigns.dialer import Dialer  # noqa: E402
+from voicebot.campaigns.dialer import Dialer, VirtualClock  # noqa: E402
 from voicebot.campaigns.settings import parse_settings  # noqa: E402
 from voicebot.campaigns.simulated import (  # noqa: E402
     SimulatedBridge,
@@ -45,21 +45,6 @@ MIX = (
     "opted_out=0.03"
 )
 JOB = REPO / "tests" / "hr" / "data" / "job.yaml"
-
-
-class VirtualClock:
-    """Time that jumps to whatever the dialer waits for (retry delays, call-backs)."""
-
-    def __init__(self) -> None:
-        self.t = time.time()
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        target = self.t + max(0.0, seconds)
-        await asyncio.sleep(0)
-        self.t = max(self.t, target)
 
 
 async def receiver() -> tuple[web.AppRunner, str, list[int]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from voicebot.campaigns.dialer import VirtualClock
 from voicebot.campaigns.simulated import SimulatedCall
 from voicebot.interview.plan import Job
 from voicebot.telephony.base import CallFailed, HangupCause
@@ -18,19 +19,11 @@ from voicebot.telephony.base import CallFailed, HangupCause
 MONDAY_10_NY = dt.datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
 
 
-class FakeClock:
-    """Virtual time: `sleep` moves time forward at once, so days pass in milliseconds."""
+class FakeClock(VirtualClock):
+    """Virtual time starting on a Monday morning in New York."""
 
     def __init__(self, start: float = MONDAY_10_NY) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        target = self.t + max(0.0, seconds)
-        await asyncio.sleep(0)
-        self.t = max(self.t, target)
+        super().__init__(start)
 
 
 @dataclass

@@ -53,6 +53,22 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+class VirtualClock:
+    """Time that jumps to whatever is awaited (retry delays, call-backs, calling windows):
+    simulated campaigns and tests run days of dialling in moments."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.t = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.t + max(0.0, seconds)
+        await asyncio.sleep(0)
+        self.t = max(self.t, target)
+
+
 class Interviews(Protocol):
     """What the dialer needs from `voicebot.interview.runner.Interviewer`."""
 
