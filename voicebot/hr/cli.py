@@ -261,7 +261,7 @@ def campaign_resume(
     campaign_id: str, config: ConfigOpt = None, simulate: SimulateOpt = None
 ) -> None:
     """Resume a paused campaign (dials in this process, like start)."""
-    campaign_start(campaign_id, config=config, simulate=simulate)
+    campaign_start(campaign_id, config, simulate, seed=0, call_s=0.0, dial_log=None)
 
 
 @campaign_app.command("pause")
