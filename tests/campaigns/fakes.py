@@ -94,6 +94,7 @@ class ScriptedInterviewer:
         bridge: str = "fake",
         candidate_id: str | None = None,
         candidate_name: str | None = None,
+        timezone: str | None = None,
     ) -> Result:
         self.bridge.live += 1
         self.bridge.max_live = max(self.bridge.max_live, self.bridge.live)

@@ -80,6 +80,7 @@ class Interviews(Protocol):
         bridge: str = ...,
         candidate_id: str | None = ...,
         candidate_name: str | None = ...,
+        timezone: str | None = ...,
     ) -> Any: ...
 
 
@@ -324,6 +325,7 @@ class _Run:
             bridge=self.d.bridge.name,
             candidate_id=target["candidate_id"],
             candidate_name=target.get("name"),
+            timezone=target["timezone"],  # a call-back time is read in the candidate's zone
         )
         outcome = str(res.outcome)
         outcome = _RETRYABLE_SESSION_OUTCOMES.get(outcome, outcome)

@@ -142,6 +142,7 @@ class SimulatedInterviewer:
         bridge: str = "simulated",
         candidate_id: str | None = None,
         candidate_name: str | None = None,
+        timezone: str | None = None,
     ) -> SimulatedResult:
         now = time.time()
         await self.store.call_started(
