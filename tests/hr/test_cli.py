@@ -100,3 +100,14 @@ def test_tokens_are_printed_once_and_stored_hashed(store_in_tmp: Path) -> None:
     conn.close()
     assert rows[0][0] == "system" and token not in rows[0][1]
     assert run("tokens", "create", "--role", "admin").exit_code == 2
+
+
+def test_import_screens_against_must_haves_and_campaigns_skip_the_ineligible() -> None:
+    assert run("jobs", "import", EXAMPLES / "jobs" / "backend-engineer.yaml").exit_code == 0
+    imported = run("candidates", "import", EXAMPLES / "candidates.csv", "--job", "backend-engineer")
+    assert "1 of the job's candidates do not meet its must-haves" in imported.output
+    screened = run("screen", "--job", "backend-engineer", "--json")
+    (no,) = [r for r in json.loads(screened.output) if not r["eligible"]]
+    assert any("years of experience" in why for why in no["reasons"])
+    created = run("campaign", "create", "--job", "backend-engineer")
+    assert ": 3 candidates" in created.output

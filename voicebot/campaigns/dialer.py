@@ -288,7 +288,12 @@ class _Run:
             result = await self._place(target, attempt_id)
         except Exception as e:  # the attempt must end recorded whatever went wrong
             log.exception("campaign %s: attempt %s failed", self.campaign_id, attempt_id)
-            result = self._next_step(target, "failed", detail=f"{type(e).__name__}: {e}")
+            event = {"candidate_id": cand, "job_id": self.job.id, "campaign_id": self.campaign_id,
+                     "attempt_id": attempt_id, "outcome": "failed", "call_id": None}  # fmt: skip
+            result = self._next_step(
+                target, "failed", detail=f"{type(e).__name__}: {e}",
+                events=[("call.completed", event)],
+            )  # fmt: skip
         self.d.stats.outcomes[result.outcome] = self.d.stats.outcomes.get(result.outcome, 0) + 1
         try:
             await db.finish_attempt(self.store, attempt_id, self.d.clock.now(), result)
@@ -342,15 +347,14 @@ class _Run:
                  {**base, "call_id": call.call_id, "callback_at": callback_at,
                   "understood": when is not None})
             )  # fmt: skip
-            if when is not None:
+            if when is not None and target["attempts"] < self.s.max_attempts:
                 return db.AttemptResult(
                     outcome="callback", status="pending", next_at=when,
                     retries=target["retries"], reason="call-back requested",
                     call_id=call.call_id, events=events,
                 )  # fmt: skip
-            return self._done(
-                target, "callback", call.call_id, events, reason="call-back time not understood"
-            )
+            why = "call-back time not understood" if when is None else "max attempts reached"
+            return self._done(target, "callback", call.call_id, events, reason=why)
         if outcome in ("failed", "voicemail"):
             return self._next_step(target, outcome, call_id=call.call_id, events=events)
         if outcome == "completed":

@@ -149,7 +149,8 @@ def candidates_import(
             typer.echo(f"{file}: {err}", err=True)
         typer.echo(
             f"{report.imported} imported ({report.inserted} new, {report.updated} updated), "
-            f"{len(report.errors)} rejected"
+            f"{len(report.errors)} rejected; {report.ineligible} of the job's candidates do not "
+            "meet its must-haves (voicebot screen for reasons)"
         )
     if report.errors:
         raise typer.Exit(1)

@@ -67,6 +67,7 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    ineligible: int = 0  # of the job's candidates, after the automatic pre-screen
 
     @property
     def imported(self) -> int:
@@ -79,6 +80,7 @@ class ImportReport:
             "inserted": self.inserted,
             "updated": self.updated,
             "rejected": len(self.errors),
+            "ineligible": self.ineligible,
             "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
         }
 
@@ -284,6 +286,8 @@ async def import_candidates(
         seen[record.phone_e164] = line
         good.append(record)
     report.inserted, report.updated = await db.upsert_candidates(store, good)
+    results = await screen(store, job_id)  # a changed résumé is judged again before any call
+    report.ineligible = sum(not r.eligible for r in results)
     return report
 
 

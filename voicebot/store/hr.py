@@ -418,8 +418,8 @@ async def recover_attempts(store: Store, campaign_id: str) -> tuple[int, list[di
         for att_id, cand in claimed:
             conn.execute("UPDATE attempts SET state = 'released' WHERE id = ?", (att_id,))
             conn.execute(
-                "UPDATE campaign_targets SET status = 'pending' WHERE campaign_id = ? "
-                "AND candidate_id = ? AND status = 'in_progress'",
+                "UPDATE campaign_targets SET status = 'pending', attempts = attempts - 1 "
+                "WHERE campaign_id = ? AND candidate_id = ? AND status = 'in_progress'",
                 (campaign_id, cand),
             )
         dialling = _rows(
@@ -497,8 +497,12 @@ async def claim(store: Store, campaign_id: str, candidate_id: str, now: float) -
         )
         if cur.rowcount == 0:
             return None
-        seq, phone_hash = conn.execute(
-            "SELECT attempts, phone_hash FROM campaign_targets WHERE campaign_id = ? "
+        (phone_hash,) = conn.execute(
+            "SELECT phone_hash FROM campaign_targets WHERE campaign_id = ? AND candidate_id = ?",
+            (campaign_id, candidate_id),
+        ).fetchone()
+        (seq,) = conn.execute(  # released claims keep their numbers: seq counts claims
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM attempts WHERE campaign_id = ? "
             "AND candidate_id = ?",
             (campaign_id, candidate_id),
         ).fetchone()
