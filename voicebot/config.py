@@ -143,6 +143,52 @@ class DialogueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AriConfig:
+    """Asterisk REST Interface: voicebot is a Stasis app; audio comes as externalMedia RTP."""
+
+    url: str = "http://127.0.0.1:8088"  # Asterisk's http.conf address
+    username: str = "voicebot"  # ari.conf user
+    password: str = ""
+    app: str = "voicebot"  # the Stasis() application name the dialplan uses
+    media_host: str = "127.0.0.1"  # where Asterisk sends externalMedia RTP (voicebot's address)
+    rtp_port_min: int = 21000
+    rtp_port_max: int = 21999
+    format: Literal["ulaw", "slin16"] = "ulaw"
+    endpoint: str = "PJSIP/{number}@trunk"  # outbound calls; {number} is the candidate's
+    amd_context: str = ""  # dialplan context that runs AMD() and returns to Stasis; empty = off
+    transfer_context: str = "voicebot-transfer"  # where transfer(extension) continues a call
+    caller_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiConfig:
+    """Asterisk over AMI (originate) + FastAGI (call hand-over) + AudioSocket (audio)."""
+
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "voicebot"
+    ami_password: str = ""
+    agi_host: str = "127.0.0.1"  # FastAGI server voicebot runs (dialplan: AGI(agi://...))
+    agi_port: int = 4573
+    audiosocket_host: str = "127.0.0.1"  # AudioSocket server voicebot runs
+    audiosocket_port: int = 9092
+    audiosocket_public: str = ""  # host:port Asterisk connects to; default host:port above
+    channel: str = "PJSIP/{number}@trunk"  # AMI Originate channel for outbound calls
+    context: str = "voicebot-audiosocket"  # context that runs AudioSocket(${VOICEBOT_UUID},…)
+
+
+@dataclass(frozen=True, slots=True)
+class FreeswitchConfig:
+    """FreeSWITCH over the Event Socket (inbound mode); audio is bridged to voicebot's SIP."""
+
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str = "ClueCon"
+    endpoint: str = "sofia/gateway/trunk/{number}"  # outbound dial string
+    bot_uri: str = ""  # where FreeSWITCH bridges calls to voicebot; default sip.listen_host:port
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipConfig = field(default_factory=SipConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
@@ -154,6 +200,10 @@ class Config:
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    bridge: Literal["sip", "ari", "agi", "freeswitch"] = "sip"  # how calls reach the PBX
+    ari: AriConfig = field(default_factory=AriConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
+    freeswitch: FreeswitchConfig = field(default_factory=FreeswitchConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def validate(self) -> Config:
@@ -180,7 +230,28 @@ class Config:
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
         _validate_hr(self)
         _validate_dialogue(self.dialogue)
+        _validate_pbx(self)
         return self
+
+
+def _validate_pbx(cfg: Config) -> None:
+    a = cfg.ari
+    url_ok = a.url.startswith(("http://", "https://"))
+    _check(url_ok, "ari.url", f"{a.url!r} is not an http(s) URL")
+    _check(bool(a.app), "ari.app", "the Stasis application name is required")
+    _check(
+        1024 <= a.rtp_port_min < a.rtp_port_max <= 65535,
+        "ari.rtp_port_min",
+        f"RTP range {a.rtp_port_min}-{a.rtp_port_max} is not a valid port range",
+    )
+    _check("{number}" in a.endpoint, "ari.endpoint", "must contain {number}")
+    g = cfg.agi
+    for key in ("ami_port", "agi_port", "audiosocket_port"):
+        _check(0 <= getattr(g, key) <= 65535, f"agi.{key}", f"{getattr(g, key)} is not a port")
+    _check("{number}" in g.channel, "agi.channel", "must contain {number}")
+    f = cfg.freeswitch
+    _check(1 <= f.port <= 65535, "freeswitch.port", f"{f.port} is not a port")
+    _check("{number}" in f.endpoint, "freeswitch.endpoint", "must contain {number}")
 
 
 def _validate_hr(cfg: Config) -> None:

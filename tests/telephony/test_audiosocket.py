@@ -18,7 +18,7 @@ from voicebot.telephony.audiosocket import (
     Expected,
     encode_frame,
 )
-from voicebot.telephony.base import Answered, Dtmf, HangupCause, HungUp
+from voicebot.telephony.base import Answered, Call, Dtmf, HangupCause, HungUp
 
 
 def tone(freq: float, seconds: float, rate: int = 8000) -> bytes:
@@ -66,7 +66,7 @@ async def connect(bot: Bot) -> tuple[AudioSocketPeer, AudioSocketCall]:
     return peer, call
 
 
-async def read_pcm(call: AudioSocketCall, seconds: float) -> bytes:
+async def read_pcm(call: Call, seconds: float) -> bytes:
     frames = []
     async for frame in call.frames():
         frames.append(frame)
