@@ -60,26 +60,20 @@ async def open_calling(
 
 
 async def run_campaign(
-    cfg: Config,
-    campaign_id: str,
-    *,
-    simulate: Simulation | None = None,
-    drain_s: float = 5.0,
-    send_webhooks: bool = True,
+    cfg: Config, campaign_id: str, *, simulate: Simulation | None = None, drain_s: float = 5.0
 ) -> dict[str, Any]:
     """Dial the campaign to its end (or until paused), delivering webhooks meanwhile; then
     give the outbox up to `drain_s` to empty. Undelivered events stay in the store."""
     store = await Store.open(cfg.store.path)
     sender = WebhookSender(store, cfg.webhooks, poll_s=0.5)
-    sending = asyncio.create_task(sender.run() if send_webhooks else asyncio.sleep(0))
+    sending = asyncio.create_task(sender.run())
     try:
         async with open_calling(cfg, store, simulate) as (bridge, interviewer, scorer):
             dialer = Dialer(
                 store, bridge, interviewer, scorer=scorer, report_url=cfg.api.public_url
             )
             state = await dialer.run(campaign_id)
-        if send_webhooks:
-            await _drain(store, sender, drain_s)
+        await _drain(store, sender, drain_s)
         return {"state": state, "dialled": dialer.stats.dialled, "outcomes": dialer.stats.outcomes}
     finally:
         sender.stop()

@@ -1,15 +1,22 @@
 """`voicebot api`: the HR API under uvicorn, with the webhook sender and campaign dialers
-running in the same event loop."""
+running in the same event loop.
+
+The bridge and the interviewer (speech models) are opened on the first campaign start and
+shared by every campaign the server dials, so two campaigns never fight over the SIP port.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
-from voicebot.campaigns.service import run_campaign
+from voicebot.campaigns.dialer import Dialer
+from voicebot.campaigns.service import open_calling
 from voicebot.config import Config
 from voicebot.hr.api import create_app
 from voicebot.hr.webhooks import WebhookSender
@@ -21,34 +28,44 @@ log = logging.getLogger(__name__)
 async def serve(cfg: Config, *, host: str, port: int) -> None:
     store = await Store.open(cfg.store.path)
     sender = WebhookSender(store, cfg.webhooks)
-    dialers: dict[str, asyncio.Task[object]] = {}
+    dialers: dict[str, asyncio.Task[str]] = {}
+    calling: tuple[Any, ...] | None = None
+    opening = asyncio.Lock()
 
-    async def launch(campaign_id: str) -> None:
-        """One dialer per campaign; starting a running campaign again is a no-op."""
-        running = dialers.get(campaign_id)
-        if running is not None and not running.done():
-            return
-        dialers[campaign_id] = asyncio.create_task(
-            run_campaign(cfg, campaign_id, send_webhooks=False)
-        )
-        dialers[campaign_id].add_done_callback(_log_end(campaign_id))
+    async with contextlib.AsyncExitStack() as stack:
 
-    app = create_app(store, cfg, launcher=launch)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
-    sending = asyncio.create_task(sender.run())
-    try:
-        await server.serve()
-    finally:
-        sender.stop()
-        await sending
-        for task in dialers.values():
-            task.cancel()
-        await asyncio.gather(*dialers.values(), return_exceptions=True)
-        await store.close()
+        async def launch(campaign_id: str) -> None:
+            """One dialer per campaign; starting a running campaign again is a no-op."""
+            nonlocal calling
+            running = dialers.get(campaign_id)
+            if running is not None and not running.done():
+                return
+            async with opening:
+                if calling is None:
+                    calling = await stack.enter_async_context(open_calling(cfg, store, None))
+            bridge, interviewer, scorer = calling
+            dialer = Dialer(
+                store, bridge, interviewer, scorer=scorer, report_url=cfg.api.public_url
+            )
+            dialers[campaign_id] = asyncio.create_task(dialer.run(campaign_id))
+            dialers[campaign_id].add_done_callback(_log_end(campaign_id))
+
+        app = create_app(store, cfg, launcher=launch)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        sending = asyncio.create_task(sender.run())
+        try:
+            await server.serve()
+        finally:
+            sender.stop()
+            await sending
+            for task in dialers.values():
+                task.cancel()
+            await asyncio.gather(*dialers.values(), return_exceptions=True)
+    await store.close()
 
 
-def _log_end(campaign_id: str) -> Callable[[asyncio.Task[object]], None]:
-    def done(task: asyncio.Task[object]) -> None:
+def _log_end(campaign_id: str) -> Callable[[asyncio.Task[str]], None]:
+    def done(task: asyncio.Task[str]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("campaign %s dialer failed: %s", campaign_id, task.exception())
 
