@@ -4,9 +4,11 @@ honoured, 410 disables the endpoint, and a rotated secret signs alongside the ne
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from tests.hr.receiver import Receiver
 from voicebot.config import WebhooksConfig
@@ -32,8 +34,8 @@ async def enqueue_all(store: Store, n: int) -> list[str]:
     ]
 
 
-async def deliver_until_idle(sender: WebhookSender) -> None:
-    while await sender.deliver_due():
+async def deliver_until_idle(sender: WebhookSender, batch: int = 100) -> None:
+    while await sender.deliver_due(limit=batch):
         pass
 
 
@@ -145,3 +147,19 @@ async def test_rotation_signs_with_both_secrets_until_the_old_one_expires(store:
         async with WebhookSender(store, FAST) as sender:
             await deliver_until_idle(sender)
     assert len(rx_old.rejected) >= 1 and rx_old.accepted_ids() == []
+
+
+async def test_two_senders_on_one_store_never_send_the_same_event_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    """`voicebot api` and a `campaign start` may both run a sender on the same file."""
+    secret = new_secret()
+    async with Receiver([secret]) as rx:
+        await db.add_endpoint(store, rx.url, secret)
+        ids = await enqueue_all(store, 60)
+        async with await Store.open(store.path) as other:
+            a, b = WebhookSender(store, FAST), WebhookSender(other, FAST)
+            async with a, b:
+                await asyncio.gather(*(deliver_until_idle(s, batch=4) for s in (a, b, a, b)))
+    assert sorted(rx.accepted_ids()) == sorted(ids)
+    assert a.delivered > 0 and b.delivered > 0 and a.delivered + b.delivered == len(ids)

@@ -174,7 +174,8 @@ class WebhookSender:
 
     async def deliver_due(self, limit: int = 100) -> int:
         """One pass over the due deliveries; returns how many were tried."""
-        due = await db.due_deliveries(self.store, self.clock(), limit)
+        lease = self.cfg.timeout_s + 60.0
+        due = await db.lease_deliveries(self.store, self.clock(), limit, lease)
         if due:
             await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)

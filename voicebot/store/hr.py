@@ -762,9 +762,15 @@ async def enqueue_event(store: Store, event_type: str, payload: Mapping[str, Any
     return await run(store, _enqueue, event_type, payload, time.time())
 
 
-async def due_deliveries(store: Store, now: float, limit: int) -> list[dict[str, Any]]:
-    def _due_deliveries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        return _rows(
+async def lease_deliveries(
+    store: Store, now: float, limit: int, lease_s: float
+) -> list[dict[str, Any]]:
+    """Take up to `limit` due deliveries for `lease_s`: another sender (another process) does
+    not see them meanwhile, and a sender that dies leaves them due again when it expires."""
+
+    def _lease_deliveries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = _rows(
             conn.execute(
                 "SELECT d.event_id, d.endpoint_id, d.attempts, e.type, e.payload_json, "
                 "e.created_at, p.url, p.secret, p.old_secret, p.old_secret_until "
@@ -775,8 +781,13 @@ async def due_deliveries(store: Store, now: float, limit: int) -> list[dict[str,
                 (now, limit),
             )
         )
+        conn.executemany(
+            "UPDATE webhook_deliveries SET next_at = ? WHERE event_id = ? AND endpoint_id = ?",
+            [(now + lease_s, r["event_id"], r["endpoint_id"]) for r in rows],
+        )
+        return rows
 
-    return await run(store, _due_deliveries)
+    return await run(store, _lease_deliveries)
 
 
 async def next_delivery_at(store: Store) -> float | None:
