@@ -17,6 +17,12 @@ CONTEXT = {
     "text": "How many years of Python experience do you have?",
     "number": 1,
     "total": 4,
+    "kind": "salary",
+    "missing": "result",
+    "when": "Saturday, May 2 at 10:00",
+    "topic": "salary",
+    "value": "80,000 to 105,000 USD a year",
+    "facts": {"summary": "Builds Acme's Python services."},
 }
 
 
@@ -78,3 +84,13 @@ def test_template_syntax_error_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "en" / "broken.j2").write_text("Hi {% if x %}", encoding="utf-8")
     with pytest.raises(PromptError, match=r"broken\.j2, line 1"):
         Prompts(tmp_path).render("broken", {"x": 1})
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (PROMPTS_DIR / "en").glob("*.j2")))
+def test_every_prompt_has_its_chinese_version(name: str) -> None:
+    """A Chinese call never falls back to English mid-sentence."""
+    assert (PROMPTS_DIR / "zh" / f"{name}.j2").exists()
+    text = Prompts().render(name, CONTEXT, locale="zh")
+    assert text and "\n" not in text
+    if name != "question":  # the question itself is the job's text, English here
+        assert any("\u4e00" <= c <= "\u9fff" for c in text)

@@ -63,7 +63,7 @@ ANSWERS = {
     "salary": "About ninety thousand a year.",
     "notice": "One month.",
     "python_years": "Six years.",
-    "production_fix": "Our API went down once and I rolled it back.",
+    "production_fix": "Our API went down once, I rolled it back and it was fixed in minutes.",
 }
 
 
@@ -373,10 +373,19 @@ async def interview(
     *,
     store: Store | None = None,
     frames_per_word: int = 1,
+    transfer_to: list[str] | None = None,
     **interview_options: object,
 ) -> Interview:
     job = load_job(EXAMPLE_JOB)
     call = FakeCall(script)
+    if transfer_to is not None:  # a transport that can hand the call to a person (ARI)
+
+        async def transfer(target: str) -> bool:
+            transfer_to.append(target)
+            call._end(by_remote=True)  # the PBX takes the candidate away from the bot's leg
+            return True
+
+        call.transfer = transfer  # type: ignore[attr-defined]
     tts = FakeTTS(frames_per_word)
     asr = FakeRecognizerEngine(script)
     ctx = InterviewContext(
@@ -393,6 +402,7 @@ async def interview(
         interview=InterviewConfig(**options),
         speech=SpeechConfig(vad_hangover_ms=HANGOVER_MS, early_end_ms=EARLY_END_MS),
         clock=call.now,
+        transfer_target="6000" if transfer_to is not None else "",
     )
     call.turns = session.result.turns
     try:
@@ -622,3 +632,39 @@ async def test_a_key_press_answers_the_consent_question(tmp_path: Path, digit: s
         assert done.bot_turns()[-1] == ("goodbye", None)
         assert done.result.outcome == "no_consent"
         assert done.call.hung_up_by == "bot"
+
+
+async def test_a_call_back_request_is_recorded_for_the_dialer() -> None:
+    done = await interview([AfterBot(2), Speak("I'm busy right now, call me tomorrow at 10.")])
+
+    assert done.result.outcome == "callback"
+    assert done.result.callback_at is not None and "T10:00:00" in done.result.callback_at
+    assert not done.result.opted_out
+    assert done.call.hung_up_by == "bot"
+
+
+async def test_an_opt_out_is_recorded_for_the_dialer() -> None:
+    script = [AfterBot(2), Speak(YES), AfterBot(3), Speak("Stop calling me, remove my number.")]
+    done = await interview(script)
+
+    assert done.result.outcome == "opted_out" and done.result.opted_out
+
+
+async def test_a_human_please_is_transferred_when_the_transport_can() -> None:
+    targets: list[str] = []
+    script = [AfterBot(2), Speak(YES), AfterBot(3), Speak("Can I speak to a real person?")]
+    done = await interview(script, transfer_to=targets)
+
+    assert targets == ["6000"]
+    assert done.result.outcome == "transferred" and done.result.transferred
+    assert done.call.hung_up_by == "candidate", "the bot never hangs up on a transferred call"
+
+
+async def test_without_transfer_a_person_will_call_back() -> None:
+    script = [AfterBot(2), Speak(YES), AfterBot(3), Speak("Can I speak to a real person?")]
+    done = await interview(script)
+
+    assert done.result.outcome == "transferred" and not done.result.transferred
+    said = [t.text for t in done.result.turns if t.speaker == "bot"]
+    assert any("call you back personally" in text for text in said)
+    assert done.call.hung_up_by == "bot"

@@ -162,7 +162,10 @@ class InterviewSession:
                     conductor.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await conductor
-                    self.result.outcome = "caller_hangup"
+                    # a transferred call ends for the bot when the PBX takes the candidate away
+                    self.result.outcome = (
+                        "transferred" if self.result.transferred else "caller_hangup"
+                    )
                     break
                 # the inbound stream ended (our own hang-up in progress): let the conductor finish
                 waiting = {conductor, hung}
