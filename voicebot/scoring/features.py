@@ -145,6 +145,11 @@ FIRST_PERSON_EN = re.compile(r"\b(i|my|me|i'm|i've)\b")
 FIRST_PERSON_ZH = re.compile(r"我(?!们)")
 
 
+def in_first_person(sentence: str) -> bool:
+    """The candidate speaks of their own part ("I traced", "我定位"), not only "we"."""
+    return bool(FIRST_PERSON_ZH.search(sentence) or FIRST_PERSON_EN.search(sentence.lower()))
+
+
 @dataclass
 class SentenceSignal:
     text: str

@@ -18,11 +18,6 @@ from voicebot.scoring import features as ft
 from voicebot.scoring.feedback import candidate_feedback
 from voicebot.scoring.values import PERIOD_FACTOR, parse_value
 
-
-def first_person(sentence: str) -> bool:
-    return bool(ft.FIRST_PERSON_ZH.search(sentence) or ft.FIRST_PERSON_EN.search(sentence.lower()))
-
-
 RECOMMENDATIONS = ("strong_yes", "yes", "no_decision", "no", "definitely_not")
 COMPLIANCE_MODES = ("none", "eu", "pipl", "us")
 MAX_SCORE = 5
@@ -98,7 +93,7 @@ def _explain(f: ft.AnswerFeatures, c: Competency) -> str:
         + (", ".join(shown) if shown else "none")
         + (f" (missing {', '.join(missing)})" if missing else ""),
         f"{f.numbers} concrete number(s)",
-        f"first person in {sum(bool(first_person(x.text)) for x in f.sentences)}"
+        f"first person in {sum(ft.in_first_person(x.text) for x in f.sentences)}"
         f"/{len(f.sentences)} sentence(s)",
     ]
     if f.anchor_level is not None:
