@@ -6,10 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
+import socket
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from tests.campaigns.fakes import (
     MONDAY_10_NY,
@@ -23,6 +28,7 @@ from voicebot.campaigns.dialer import Dialer
 from voicebot.campaigns.settings import parse_settings
 from voicebot.store import Store
 from voicebot.store import hr as db
+from voicebot.store.db import StoreError
 from voicebot.store.hr import CandidateRecord
 
 NY = "America/New_York"
@@ -217,3 +223,19 @@ async def test_restart_releases_undialled_claims_and_never_redials_a_cut_call(
     ).fetchall()
     conn.close()
     assert [s[0] for s in states] == ["interrupted", "completed"]
+
+
+async def test_one_campaign_is_dialled_by_one_process_at_a_time(store: Store) -> None:
+    await add_candidates(store, 1)
+    cid = await campaign(store, ANYTIME)
+    clock = FakeClock()
+    live = f"{socket.gethostname()}:{os.getpid()}:other"
+    assert await db.acquire_campaign(store, cid, live, time.time()) is None  # wall clock
+    d = dialer(store, ScriptedBridge(clock))
+    with pytest.raises(StoreError, match=f"is being dialled by {live}"):
+        await d.run(cid)
+    # a runner whose process is gone (kill -9) is taken over at once, without waiting
+    dead = f"{socket.gethostname()}:{2**22 + 12345}:x"  # above Linux's largest pid
+    await db.release_campaign(store, cid, live)
+    assert await db.acquire_campaign(store, cid, dead, time.time()) is None
+    assert await d.run(cid) == "done"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ _CAUSE_OUTCOME = {
     HangupCause.NO_ANSWER: "no_answer",
     HangupCause.CANCELLED: "no_answer",
 }
+
+
+HEARTBEAT_S = 5.0  # a runner silent for 60 s is taken over (at once if its process is gone)
 
 
 class Clock(Protocol):
@@ -145,6 +150,7 @@ class Dialer:
         self.stats = DialerStats()
         self._stopping = asyncio.Event()
         self._last_dial = float("-inf")
+        self.runner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     def stop(self) -> None:
         self._stopping.set()
@@ -159,10 +165,15 @@ class Dialer:
             raise StoreError(f"job {campaign['job_id']!r} of campaign {campaign_id} is missing")
         job = parse_job(spec, source=f"job {campaign['job_id']}", default_id=campaign["job_id"])
         settings = parse_settings(campaign["settings"])
-        if campaign["state"] in ("draft", "paused"):
-            await db.set_campaign_state(self.store, campaign_id, "running")
-        run = _Run(self, campaign_id, job, settings)
-        return await run.loop()
+        holder = await db.acquire_campaign(self.store, campaign_id, self.runner, time.time())
+        if holder is not None:
+            raise StoreError(f"campaign {campaign_id} is being dialled by {holder}; not twice")
+        try:
+            if campaign["state"] in ("draft", "paused"):
+                await db.set_campaign_state(self.store, campaign_id, "running")
+            return await _Run(self, campaign_id, job, settings).loop()
+        finally:
+            await db.release_campaign(self.store, campaign_id, self.runner)
 
 
 class _Run:
@@ -179,7 +190,11 @@ class _Run:
     async def loop(self) -> str:
         await self._recover()
         clock = self.d.clock
+        beat = time.time()
         while True:
+            if time.time() - beat > HEARTBEAT_S:  # wall time: other processes read it
+                beat = time.time()
+                await db.campaign_heartbeat(self.store, self.campaign_id, self.d.runner, beat)
             state = (await db.get_campaign(self.store, self.campaign_id) or {}).get("state")
             if state != "running" or self.d._stopping.is_set():
                 await self._drain()

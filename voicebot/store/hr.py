@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import time
 import uuid
@@ -309,7 +311,8 @@ async def create_campaign(
         now = time.time()
         cid = new_id("camp")
         conn.execute(
-            "INSERT INTO campaigns VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO campaigns (id, name, job_id, state, settings_json, created_at, "
+            "updated_at) VALUES (?,?,?,?,?,?,?)",
             (cid, name, job_id, "draft", json.dumps(dict(settings)), now, now),
         )
         if candidate_ids is None:
@@ -404,6 +407,69 @@ async def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
 
 
 # the dialer's side: claim before dial ---------------------------------------------------------
+
+
+def _runner_gone(runner: str, seen_at: float | None, now: float, stale_s: float) -> bool:
+    """A runner is gone when its heartbeat is stale, or it was on this host and its process
+    no longer exists (a kill -9 restart need not wait for the heartbeat to go stale)."""
+    if seen_at is None or seen_at < now - stale_s:
+        return True
+    host, _, rest = runner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+async def acquire_campaign(
+    store: Store, campaign_id: str, runner: str, now: float, stale_s: float = 60.0
+) -> str | None:
+    """Become the one process dialling the campaign; returns the live runner that holds it
+    instead, or None when it is ours."""
+
+    def _acquire(conn: sqlite3.Connection) -> str | None:
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            "SELECT runner, runner_seen_at FROM campaigns WHERE id = ?", (campaign_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"campaign {campaign_id!r} does not exist")
+        holder, seen_at = row
+        if holder not in (None, runner) and not _runner_gone(holder, seen_at, now, stale_s):
+            return str(holder)
+        conn.execute(
+            "UPDATE campaigns SET runner = ?, runner_seen_at = ? WHERE id = ?",
+            (runner, now, campaign_id),
+        )
+        return None
+
+    return await run(store, _acquire)
+
+
+async def campaign_heartbeat(store: Store, campaign_id: str, runner: str, now: float) -> None:
+    def _heartbeat(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE campaigns SET runner_seen_at = ? WHERE id = ? AND runner = ?",
+            (now, campaign_id, runner),
+        )
+
+    await run(store, _heartbeat)
+
+
+async def release_campaign(store: Store, campaign_id: str, runner: str) -> None:
+    def _release_campaign(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE campaigns SET runner = NULL, runner_seen_at = NULL WHERE id = ? AND runner = ?",
+            (campaign_id, runner),
+        )
+
+    await run(store, _release_campaign)
 
 
 async def recover_attempts(store: Store, campaign_id: str) -> tuple[int, list[dict[str, Any]]]:

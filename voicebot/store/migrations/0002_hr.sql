@@ -52,6 +52,8 @@ CREATE TABLE campaigns (
     job_id        TEXT NOT NULL REFERENCES jobs(id),
     state         TEXT NOT NULL CHECK (state IN ('draft', 'running', 'paused', 'done')),
     settings_json TEXT NOT NULL,
+    runner        TEXT,                   -- host:pid:dialer of the process dialling it now
+    runner_seen_at REAL,                  -- its heartbeat
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
