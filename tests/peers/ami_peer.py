@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 from tests.peers.audiosocket_peer import AudioSocketPeer
 
 REASONS = {"busy": 5, "no_answer": 3, "congestion": 8}
 
 
-class AmiPeer:
-    def __init__(self, *, username: str = "voicebot", secret: str = "secret") -> None:
-        self.username, self.secret = username, secret
+class TcpPeer:
+    """A loopback TCP server peer: `start()`, `stop()`, and `_serve` per connection."""
+
+    def __init__(self) -> None:
         self.port = 0
-        self.scripts: dict[str, str] = {}  # Channel -> answer | busy | no_answer | congestion
-        self.originates: list[dict[str, str | list[str]]] = []
-        self.logins: list[bool] = []
-        self.callees: list[AudioSocketPeer] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -34,12 +33,35 @@ class AmiPeer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        for peer in self.callees:
-            await peer.close()
+        for task in list(self._tasks):
+            task.cancel()
         if self._server is not None:
             self._server.close()
         for w in list(self._writers):
             w.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class AmiPeer(TcpPeer):
+    def __init__(self, *, username: str = "voicebot", secret: str = "secret") -> None:
+        super().__init__()
+        self.username, self.secret = username, secret
+        self.scripts: dict[str, str] = {}  # Channel -> answer | busy | no_answer | congestion
+        self.originates: list[dict[str, str | list[str]]] = []
+        self.logins: list[bool] = []
+        self.callees: list[AudioSocketPeer] = []
+
+    async def stop(self) -> None:
+        for peer in self.callees:
+            await peer.close()
+        await super().stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -80,9 +102,7 @@ class AmiPeer:
                         ActionID=aid,
                         Message="Originate successfully queued",
                     )
-                    task = asyncio.create_task(self._originate(writer, action, aid))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._spawn(self._originate(writer, action, aid))
                 else:
                     _send(writer, Response="Error", ActionID=aid, Message="Invalid/unknown command")
                 await writer.drain()

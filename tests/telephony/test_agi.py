@@ -4,7 +4,6 @@ wire formats (AMI, AGI, AudioSocket)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -12,7 +11,6 @@ import pytest
 
 from tests.peers.agi_peer import AgiPeer
 from tests.peers.ami_peer import AmiPeer
-from tests.telephony.test_ari import until
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AgiConfig
 from voicebot.telephony.agi import AgiBridge
@@ -113,37 +111,6 @@ async def test_ami_originate_answered_over_audiosocket(bridge: AgiBridge, ami: A
     await asyncio.wait_for(callee.closed.wait(), 5)
     assert callee.hangup_received
     assert abs(dominant_hz(callee.audio()) - 440) < 30
-
-
-@pytest.mark.parametrize(
-    ("script", "cause"),
-    [
-        ("busy", HangupCause.BUSY),
-        ("no_answer", HangupCause.NO_ANSWER),
-        ("congestion", HangupCause.FAILED),
-    ],
-)
-async def test_ami_originate_failures_carry_the_cause(
-    bridge: AgiBridge, ami: AmiPeer, script: str, cause: HangupCause
-) -> None:
-    ami.scripts["PJSIP/+15550005555@trunk"] = script
-    with pytest.raises(CallFailed) as failed:
-        await bridge.dial("+15550005555", ring_timeout=5)
-    assert failed.value.cause == cause
-
-
-async def test_wrong_ami_secret_is_one_clear_line_and_retries(
-    ami: AmiPeer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, "voicebot.telephony.agi")
-    cfg = replace(CFG, ami_port=ami.port, ami_password="wrong")
-    async with AgiBridge(cfg) as b:
-        await until(lambda: len(ami.logins) >= 3, 15)
-        assert not b.logged_in.is_set()
-        ami.secret = "wrong"  # fixed on Asterisk's side: the next retry gets in
-        await asyncio.wait_for(b.logged_in.wait(), 15)
-    lines = [r.getMessage() for r in caplog.records if "login refused" in r.getMessage()]
-    assert len(lines) == 1 and "agi.ami_password" in lines[0], lines
 
 
 async def test_dial_without_ami_session_fails_clearly() -> None:

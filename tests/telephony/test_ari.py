@@ -15,7 +15,7 @@ from tests.peers.ari_server import AriServer, Channel
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AriConfig
 from voicebot.telephony.ari import AriBridge, AriCall, AriError
-from voicebot.telephony.base import Answered, CallFailed, Dtmf, HangupCause, HungUp
+from voicebot.telephony.base import Answered, Dtmf, HangupCause, HungUp
 
 CFG = AriConfig(
     password="secret",
@@ -136,24 +136,6 @@ async def test_session_failure_still_tears_everything_down(
     assert not ari.calls
 
 
-@pytest.mark.parametrize(
-    ("script", "cause"),
-    [
-        ("busy", HangupCause.BUSY),
-        ("no_answer", HangupCause.NO_ANSWER),
-        ("reject", HangupCause.REJECTED),
-    ],
-)
-async def test_outbound_failures_carry_the_cause(
-    asterisk: AriServer, ari: AriBridge, script: str, cause: HangupCause
-) -> None:
-    asterisk.scripts["PJSIP/+15550001111@trunk"] = script
-    with pytest.raises(CallFailed) as failed:
-        await ari.dial("+15550001111", ring_timeout=5)
-    assert failed.value.cause == cause
-    assert leftovers(asterisk) == ({}, []) and not ari.calls
-
-
 async def test_outbound_answer_with_variables_then_bot_hangs_up(
     asterisk: AriServer, ari: AriBridge
 ) -> None:
@@ -239,21 +221,6 @@ async def test_test_asterisk_refuses_requests_the_spec_forbids(
     with pytest.raises(AriError) as no_such_call:
         await ari.request("PUT", "/channels")
     assert no_such_call.value.status == 405
-
-
-async def test_wrong_password_is_one_clear_line_and_retries(
-    asterisk: AriServer, handler: Handler, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, "voicebot.telephony.ari")
-    cfg = replace(CFG, url=asterisk.url, password="wrong")
-    async with AriBridge(cfg, handler) as bridge:  # type: ignore[arg-type]
-        await until(lambda: sum(s == 401 for s, _ in asterisk.rejected) >= 3, 15)
-        assert not bridge.connected.is_set()
-        asterisk.password = "wrong"  # the operator fixes Asterisk's side: voicebot gets in
-        await asyncio.wait_for(bridge.connected.wait(), 15)
-    lines = [r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()]
-    assert len(lines) == 1, lines
-    assert "HTTP 401" in lines[0] and "ari.password" in lines[0]
 
 
 async def test_unreachable_host_is_one_clear_line(

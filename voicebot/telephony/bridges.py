@@ -104,6 +104,7 @@ class CallQueues:
         self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=INBOUND_QUEUE_FRAMES)
         self._outbound: asyncio.Queue[bytes] = asyncio.Queue(maxsize=OUTBOUND_QUEUE_FRAMES)
         self._drained = asyncio.Event()
+        self.finished = asyncio.Event()  # set once the call has ended
 
     def frames(self) -> AsyncIterator[bytes]:
         return until_none(self._inbound)
@@ -144,6 +145,7 @@ class CallQueues:
 
     def _close_queues(self, hungup: HungUp) -> None:
         self._ended = True
+        self.finished.set()
         self._events.put_nowait(hungup)
         self._events.put_nowait(None)
         self._drained.set()
@@ -224,7 +226,6 @@ class StreamCall(CallQueues):
         self._init_queues()
         self._media_task: asyncio.Task[None] | None = None
         self._seq = 0  # for streams without sequence numbers (AudioSocket)
-        self.finished = asyncio.Event()
 
     # Call protocol (the rest is CallQueues) ----------------------------------------------
 
@@ -267,7 +268,6 @@ class StreamCall(CallQueues):
         if self._media_task is not None:
             self._media_task.cancel()
         self.stats.lost = self.jitter.stats.lost
-        self.finished.set()
         log.info(
             "%s call %s ended: %s (%s) remote=%s in=%d out=%d dropped=%s",
             self.bridge,
