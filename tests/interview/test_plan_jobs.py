@@ -140,6 +140,32 @@ def test_example_jobs_load_with_their_competency_model() -> None:
             "    text: Tell me about a production",
             "questions[1].competencies: required: which competencies",
         ),
+        (
+            "  - id: collaboration\n",
+            "  - id: problem_solving\n",
+            "job.yaml:12: competencies[1].id: duplicate competency id 'problem_solving'",
+        ),
+        (
+            "    text: Tell me about a production problem you fixed.",
+            "    text: Tell me about a production problem you fixed.\n    knockout: {below: 2}",
+            "questions[1].knockout: only structured questions",
+        ),
+        (
+            "anchors: {1: I work alone.,",
+            "anchors: {7: Off the scale., 1: I work alone.,",
+            "job.yaml:16: competencies[1].anchors.7: 7 is not a level 1-5",
+        ),
+        (
+            "salary: {min: 80000, max: 100000}",
+            "salary: {min: 80000, max: 100000, period: yaer}",
+            "job.yaml:20: levels[0].salary.period: 'yaer' is not a pay period (year, month, "
+            "week, day, hour); did you mean 'year'?",
+        ),
+        (
+            "    key_phrases: [team]\n",
+            "",
+            "job.yaml:12: competencies[1].key_phrases: required",
+        ),
     ],
 )
 def test_each_mistake_is_one_error_naming_line_and_field(
