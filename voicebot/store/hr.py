@@ -33,21 +33,33 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
-async def run(store: Store, fn: Callable[..., _T], *args: Any) -> _T:
-    """Run `fn(conn, *args)` as one transaction on the store's connection thread."""
+async def run(store: Store, fn: Callable[..., _T], *args: Any, immediate: bool = False) -> _T:
+    """Run `fn(conn, *args)` as one transaction on the store's connection thread.
+
+    `immediate` takes the write lock first (read-then-write that other processes must not
+    interleave). If a `Store` method's statement is still uncommitted on the connection, the
+    work runs in a savepoint inside it, so a failure here never rolls back someone else's row.
+    """
 
     def tx() -> _T:
         conn: sqlite3.Connection = store._db._conn  # the one connection, on its own thread
         conn.row_factory = sqlite3.Row
+        nested = conn.in_transaction
+        conn.execute("SAVEPOINT hr" if nested else ("BEGIN IMMEDIATE" if immediate else "BEGIN"))
         try:
             out = fn(conn, *args)
+            if nested:
+                conn.execute("RELEASE hr")
             conn.commit()
             return out
-        except sqlite3.Error as e:
-            conn.rollback()
-            raise StoreError(f"{fn.__name__.lstrip('_')}: {e}") from e
-        except BaseException:
-            conn.rollback()
+        except BaseException as e:
+            if nested:
+                conn.execute("ROLLBACK TO hr")
+                conn.execute("RELEASE hr")
+            else:
+                conn.rollback()
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"{fn.__name__.lstrip('_')}: {e}") from e
             raise
 
     return await store._db._execute(tx)
@@ -434,7 +446,6 @@ async def acquire_campaign(
     instead, or None when it is ours."""
 
     def _acquire(conn: sqlite3.Connection) -> str | None:
-        conn.execute("BEGIN IMMEDIATE")
         row = conn.execute(
             "SELECT runner, runner_seen_at FROM campaigns WHERE id = ?", (campaign_id,)
         ).fetchone()
@@ -449,7 +460,7 @@ async def acquire_campaign(
         )
         return None
 
-    return await run(store, _acquire)
+    return await run(store, _acquire, immediate=True)
 
 
 async def campaign_heartbeat(store: Store, campaign_id: str, runner: str, now: float) -> None:
@@ -835,7 +846,6 @@ async def lease_deliveries(
     not see them meanwhile, and a sender that dies leaves them due again when it expires."""
 
     def _lease_deliveries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        conn.execute("BEGIN IMMEDIATE")
         rows = _rows(
             conn.execute(
                 "SELECT d.event_id, d.endpoint_id, d.attempts, e.type, e.payload_json, "
@@ -853,7 +863,7 @@ async def lease_deliveries(
         )
         return rows
 
-    return await run(store, _lease_deliveries)
+    return await run(store, _lease_deliveries, immediate=True)
 
 
 async def next_delivery_at(store: Store) -> float | None:
