@@ -36,4 +36,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 mkdir -p var
+# the Rasa server's own Python 3.10 venv and its trained model (skipped when up to date)
+scripts/setup_rasa.sh
 echo "setup: done"

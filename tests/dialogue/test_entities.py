@@ -94,7 +94,8 @@ def test_call_back_times_in_the_candidates_zone(text: str, iso: str | None) -> N
 
 
 def test_the_same_words_in_another_zone() -> None:
-    assert extract_datetime("tomorrow at 10", NOW, "America/New_York") == "2026-05-02T10:00:00-04:00"
+    new_york = extract_datetime("tomorrow at 10", NOW, "America/New_York")
+    assert new_york == "2026-05-02T10:00:00-04:00"
 
 
 def test_an_unknown_zone_is_named() -> None:
