@@ -75,30 +75,41 @@ def _fail(message: str) -> None:
 def serve(
     job: Annotated[Path, typer.Option("--job", help="Job YAML used for inbound calls.")],
     config: ConfigOpt = None,
+    bridge: Annotated[
+        str | None,
+        typer.Option(help="sip | ari | agi | freeswitch (default: the config's `bridge`)."),
+    ] = None,
 ) -> None:
-    """Register to the PBX/registrar and interview everyone who calls in."""
+    """Take calls from the PBX (SIP extension, ARI, AMI+AGI, or FreeSWITCH) and interview them."""
     cfg, job_def = _config_and_job(config, job)
+    from voicebot.serve import BRIDGES, serve
+
+    if bridge is not None and bridge not in BRIDGES:
+        _fail(f"--bridge: {bridge!r} is not one of {', '.join(BRIDGES)}")
 
     async def main() -> None:
-        from voicebot.interview.runner import Interviewer
-        from voicebot.store import Store
-        from voicebot.telephony.sip import SipCall, SipEndpoint
+        def announce(line: str) -> None:
+            typer.echo(f"voicebot: {line}", err=True)
 
-        store = await Store.open(cfg.store.path)
-        interviewer = await Interviewer.create(cfg, store=store)
-        await interviewer.warm_prompts(job_def)
-
-        async def on_call(call: SipCall) -> None:
-            await interviewer.interview(call, job_def)
-
-        async with SipEndpoint(cfg.sip, on_call) as ep:
-            typer.echo(f"voicebot: taking calls on {cfg.sip.listen_host}:{ep.port}", err=True)
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await store.close()
+        await serve(cfg, job_def, bridge_name=bridge or "", announce=announce)
 
     _run(main)
+
+
+asterisk_app = typer.Typer(no_args_is_help=True, help="Asterisk/FreeSWITCH configuration.")
+app.add_typer(asterisk_app, name="asterisk")
+
+
+@asterisk_app.command("snippet")
+def asterisk_snippet(config: ConfigOpt = None) -> None:
+    """Print the Asterisk and FreeSWITCH pieces to add, filled in from voicebot's config."""
+    try:
+        cfg = _config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    from voicebot.serve import asterisk_snippet as snippet
+
+    typer.echo(snippet(cfg))
 
 
 @app.command()

@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from tests.peers.agi_peer import AgiPeer
 from tests.peers.ami_peer import AmiPeer
 from tests.peers.ari_server import AriServer
 from tests.peers.esl_peer import EslPeer
 from tests.telephony import test_agi, test_ari, test_freeswitch
 from tests.telephony.test_ari import until
+from voicebot import cli
+from voicebot.config import Config, StoreConfig
+from voicebot.interview.plan import Job, load_job
+from voicebot.interview.runner import Interviewer
+from voicebot.serve import BRIDGES, asterisk_snippet, make_bridge, serve
 from voicebot.telephony.agi import AgiBridge
 from voicebot.telephony.ari import AriBridge
-from voicebot.telephony.base import CallFailed, HangupCause
+from voicebot.telephony.base import Bridge, CallFailed, HangupCause
 from voicebot.telephony.freeswitch import FreeswitchBridge
 
 NUMBER = "+15550001111"
+BACKEND_JOB = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "backend-engineer.yaml"
 
 
 @dataclass
@@ -115,3 +125,109 @@ async def test_wrong_password_is_one_clear_line_then_quiet_retries(
         await asyncio.wait_for(pbx.connected(bridge).wait(), 15)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and pbx.needle in lines[0], lines
+
+
+# -- `voicebot serve` / `voicebot asterisk snippet` ------------------------------------------
+
+
+class FakeInterviewer:
+    """Stands in for the speech models: records which calls `serve` hands over, and how."""
+
+    def __init__(self) -> None:
+        self.calls: asyncio.Queue[tuple[Any, str, str | None]] = asyncio.Queue()
+
+    async def warm_prompts(self, job: Job) -> None:
+        pass
+
+    async def interview(
+        self, call: Any, job: Job, *, bridge: str, candidate_id: str | None
+    ) -> None:
+        self.calls.put_nowait((call, bridge, candidate_id))
+        await call.hangup()
+
+
+@pytest.fixture
+def fake_interviewer(monkeypatch: pytest.MonkeyPatch) -> FakeInterviewer:
+    fake = FakeInterviewer()
+
+    async def create(cls: type, cfg: Config, *, store: object) -> FakeInterviewer:
+        return fake
+
+    monkeypatch.setattr(Interviewer, "create", classmethod(create))
+    return fake
+
+
+@pytest.mark.parametrize("name", BRIDGES)
+def test_every_bridge_is_a_bridge(name: str) -> None:
+    bridge = make_bridge(Config(), None, name)
+    assert isinstance(bridge, Bridge) and bridge.name == name
+
+
+async def test_serve_over_ari_hands_calls_to_the_interviewer(
+    fake_interviewer: FakeInterviewer, tmp_path: Path
+) -> None:
+    asterisk = AriServer(password="secret")
+    await asterisk.start()
+    cfg = replace(
+        Config(),
+        bridge="ari",
+        store=StoreConfig(path=str(tmp_path / "v.db")),
+        ari=replace(test_ari.CFG, url=asterisk.url),
+    )
+    stop = asyncio.Event()
+    lines: list[str] = []
+    server = asyncio.create_task(
+        serve(cfg, load_job(BACKEND_JOB), announce=lines.append, stop=stop)
+    )
+    try:
+        await until(lambda: asterisk.connected.is_set(), 10)
+        ch = await asterisk.ring_in()
+        call, bridge, _ = await asyncio.wait_for(fake_interviewer.calls.get(), 5)
+        assert bridge == "ari" and call.call_id == ch.id
+        assert lines == [f"taking calls as ARI app 'voicebot' at {asterisk.url}"]
+    finally:
+        stop.set()
+        await server
+        await asterisk.stop()
+
+
+async def test_serve_over_agi_passes_the_candidate_id(
+    fake_interviewer: FakeInterviewer, tmp_path: Path
+) -> None:
+    cfg = replace(
+        Config(),
+        bridge="agi",
+        store=StoreConfig(path=str(tmp_path / "v.db")),
+        agi=replace(test_agi.CFG, ami_port=9),  # no AMI: inbound still works, AMI retries
+    )
+    stop = asyncio.Event()
+    lines: list[str] = []
+    server = asyncio.create_task(
+        serve(cfg, load_job(BACKEND_JOB), announce=lines.append, stop=stop)
+    )
+    try:
+        await until(lambda: bool(lines), 10)
+        port = int(lines[0].split("FastAGI on 127.0.0.1:")[1].split(",")[0])
+        asterisk = AgiPeer(port, variables={"CANDIDATE_ID": "cand-1"})
+        session = asyncio.create_task(asterisk.run())
+        _, bridge, candidate = await asyncio.wait_for(fake_interviewer.calls.get(), 5)
+        assert (bridge, candidate) == ("agi", "cand-1")
+        await asyncio.wait_for(session, 5)
+    finally:
+        stop.set()
+        await server
+
+
+def test_asterisk_snippet_is_filled_from_config() -> None:
+    cfg = replace(Config(), ari=replace(Config().ari, app="screening", amd_context="bot-amd"))
+    text = asterisk_snippet(cfg)
+    assert "exten => 7000,1,Stasis(screening)" in text
+    assert "[bot-amd]\nexten => s,1,AMD()\n same => n,Stasis(screening,amd,${AMDSTATUS})" in text
+    assert "${EXTEN}" in text and "${VOICEBOT_UUID}" in text  # dialplan variables survive
+    assert not re.findall(r"\{[a-z_]+\}", text), "unfilled placeholder"
+
+
+def test_cli_rejects_an_unknown_bridge() -> None:
+    result = CliRunner().invoke(cli.app, ["serve", "--job", str(BACKEND_JOB), "--bridge", "skype"])
+    assert result.exit_code == 2
+    assert "--bridge: 'skype' is not one of sip, ari, agi, freeswitch" in result.output

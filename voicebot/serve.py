@@ -1,0 +1,137 @@
+"""`voicebot serve` behind any PBX: pick the bridge from config, interview every call it hands
+over; and `voicebot asterisk snippet`, the PBX configuration filled in from voicebot.toml.
+
+Bridges connect in the background and keep retrying, so a PBX that is down or a wrong
+password costs one clear log line, not a crash: voicebot starts taking calls once it gets in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from voicebot.config import Config
+from voicebot.interview.plan import Job
+from voicebot.telephony.base import Bridge, Call, IncomingHandler
+
+REPO = Path(__file__).resolve().parents[1]
+SNIPPET_FILES = (
+    REPO / "asterisk.conf.example",
+    REPO / "dialplans" / "asterisk-extensions.conf",
+    REPO / "dialplans" / "freeswitch-voicebot.xml",
+)
+BRIDGES = ("sip", "ari", "agi", "freeswitch")
+
+
+def make_bridge(cfg: Config, on_incoming: IncomingHandler | None, name: str = "") -> Bridge:
+    """The configured bridge (or `name`), not yet started."""
+    name = name or cfg.bridge
+    if name == "sip":
+        from voicebot.telephony.sip import SipEndpoint
+
+        return SipEndpoint(cfg.sip, on_incoming)  # type: ignore[arg-type]
+    if name == "ari":
+        from voicebot.telephony.ari import AriBridge
+
+        return AriBridge(cfg.ari, on_incoming)
+    if name == "agi":
+        from voicebot.telephony.agi import AgiBridge
+
+        return AgiBridge(cfg.agi, on_incoming)
+    if name == "freeswitch":
+        from voicebot.telephony.freeswitch import FreeswitchBridge
+
+        return FreeswitchBridge(cfg.freeswitch, cfg.sip, on_incoming)
+    raise ValueError(f"unknown bridge {name!r}; choose one of {', '.join(BRIDGES)}")
+
+
+def describe(cfg: Config, bridge: Any) -> str:
+    """One line saying where calls come from, for the operator."""
+    name = bridge.name
+    if name == "sip":
+        return f"taking calls as SIP extension on {cfg.sip.listen_host}:{bridge.port}"
+    if name == "ari":
+        return f"taking calls as ARI app {cfg.ari.app!r} at {cfg.ari.url}"
+    if name == "agi":
+        return (
+            f"taking calls over FastAGI on {cfg.agi.agi_host}:{bridge.agi_port}, audio on "
+            f"AudioSocket {bridge.audiosocket_address}; AMI {cfg.agi.ami_host}:{cfg.agi.ami_port}"
+        )
+    return f"taking calls from FreeSWITCH ESL {cfg.freeswitch.host}:{cfg.freeswitch.port}"
+
+
+def candidate_of(call: Call) -> str | None:
+    """The candidate id the PBX put on the channel (ARI/AGI variables), if any."""
+    variables: dict[str, str] = getattr(call, "variables", {}) or {}
+    return variables.get("CANDIDATE_ID") or variables.get("candidate_id")
+
+
+async def serve(
+    cfg: Config,
+    job: Job,
+    *,
+    bridge_name: str = "",
+    announce: Callable[[str], None] = print,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Interview everyone the bridge hands over until `stop` is set (or forever)."""
+    from voicebot.interview.runner import Interviewer
+    from voicebot.store import Store
+
+    store = await Store.open(cfg.store.path)
+    try:
+        interviewer = await Interviewer.create(cfg, store=store)
+        await interviewer.warm_prompts(job)
+        bridge: Bridge | None = None
+
+        async def on_call(call: Call) -> None:
+            assert bridge is not None
+            await interviewer.interview(
+                call, job, bridge=bridge.name, candidate_id=candidate_of(call)
+            )
+
+        bridge = make_bridge(cfg, on_call, bridge_name)
+        await bridge.start()
+        try:
+            announce(describe(cfg, bridge))
+            await (stop or asyncio.Event()).wait()
+        finally:
+            await bridge.stop()
+    finally:
+        await store.close()
+
+
+def asterisk_snippet(cfg: Config) -> str:
+    """asterisk.conf.example and the dialplans, with voicebot's settings filled in."""
+    bot_host = cfg.sip.public_host or cfg.sip.listen_host
+    values = {
+        "ari_port": str(urlsplit(cfg.ari.url).port or 8088),
+        "ari_username": cfg.ari.username,
+        "ari_password": cfg.ari.password or "CHANGE-ME",
+        "ari_app": cfg.ari.app,
+        "ari_amd_context": cfg.ari.amd_context or "voicebot-amd",
+        "ari_transfer_context": cfg.ari.transfer_context,
+        "ami_port": str(cfg.agi.ami_port),
+        "ami_username": cfg.agi.ami_username,
+        "ami_password": cfg.agi.ami_password or "CHANGE-ME",
+        "voicebot_host": bot_host,
+        "agi_host": cfg.agi.agi_host,
+        "agi_port": str(cfg.agi.agi_port),
+        "agi_context": cfg.agi.context,
+        "audiosocket_address": cfg.agi.audiosocket_public
+        or f"{cfg.agi.audiosocket_host}:{cfg.agi.audiosocket_port}",
+        "sip_username": cfg.sip.username,
+        "sip_password": cfg.sip.password or "CHANGE-ME",
+        "bot_uri": cfg.freeswitch.bot_uri or f"{bot_host}:{cfg.sip.listen_port}",
+        "freeswitch_endpoint": cfg.freeswitch.endpoint.replace("{number}", "<number>"),
+    }
+    parts = []
+    for path in SNIPPET_FILES:
+        text = path.read_text(encoding="utf-8")
+        filled = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m[1], m[0]), text)
+        parts.append(f";;;; ===== {path.relative_to(REPO)} =====\n{filled}")
+    return "\n".join(parts)
