@@ -41,7 +41,10 @@ def number(i: int) -> str:
 
 
 async def add_candidates(store: Store, n: int, tz: str = NY, start: int = 0) -> list[str]:
-    records = [CandidateRecord(JOB_ID, number(start + i), tz, name=f"C{i}") for i in range(n)]
+    records = [
+        CandidateRecord(JOB_ID, number(start + i), tz, name=f"C{i}", external_id=f"ATS-{start + i}")
+        for i in range(n)
+    ]
     await db.upsert_candidates(store, records)
     return [r.id for r in records]
 
@@ -175,7 +178,7 @@ async def test_completed_interview_is_scored_and_announced(store: Store) -> None
     assert [t for t, _ in evs] == ["candidate.contacted", "call.completed", "interview.completed"]
     done = evs[-1][1]
     assert (done["candidate_id"], done["job_id"], done["recommendation"]) == (ids[0], JOB_ID, "yes")
-    assert (done["score"], done["max"]) == (4.0, 5)
+    assert (done["score"], done["max"], done["external_id"]) == (4.0, 5, "ATS-0")
     assert done["competencies"][0]["evidence"] == ["traced it in the logs"]
     assert done["report_url"] == f"https://hr.example.com/api/interviews/{done['call_id']}/report"
 

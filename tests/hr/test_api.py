@@ -70,6 +70,14 @@ async def test_jobs_validate_with_the_field_in_error(client: httpx.AsyncClient) 
     resp = await client.post("/jobs", json={**spec, "id": "second"})
     assert resp.status_code == 201 and resp.json() == {"id": "second", "created": True}
     assert (await client.get("/jobs/second")).json()["title"] == spec["title"]
+    full = EXAMPLE_JOB.read_bytes()  # the full job format: anchors keyed by integer level
+    as_yaml = await client.post("/jobs", content=full, headers={"content-type": "application/yaml"})
+    assert as_yaml.status_code == 201, as_yaml.text
+    assert (await client.get("/jobs/backend-engineer")).json()["competencies"]
+    not_json = await client.post(
+        "/jobs", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert errors(not_json)[0][1].startswith("not valid JSON or YAML")
     bad = {**spec, "id": "third", "questions": [{"id": "q1"}]}
     assert errors(await client.post("/jobs", json=bad)) == [
         (["body", "questions", "0", "text"], "required")

@@ -319,6 +319,7 @@ class _Run:
         number = target["phone_e164"]
         base = {
             "candidate_id": target["candidate_id"],
+            "external_id": target.get("external_id"),  # the ATS's own id, from the import
             "job_id": self.job.id,
             "campaign_id": self.campaign_id,
             "attempt_id": attempt_id,

@@ -6,10 +6,12 @@ error is a 422 naming the field (`loc`) and the reason (`msg`).
 """
 
 # no `from __future__ import annotations`: FastAPI must resolve the route-local `Auth` aliases
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import yaml
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -106,8 +108,25 @@ def create_app(
 
     # jobs -------------------------------------------------------------------------------------
 
-    @app.post("/jobs", status_code=201)
-    async def put_job(spec: dict[str, Any], _: Auth) -> dict[str, Any]:
+    @app.post(
+        "/jobs",
+        status_code=201,
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "object"}},
+        }}},
+    )  # fmt: skip
+    async def put_job(request: Request, _: Auth) -> dict[str, Any]:
+        """A job as JSON, or as YAML (the job file itself; YAML keeps integer keys such as
+        anchor levels, which JSON objects cannot)."""
+        raw = await request.body()
+        try:
+            if "yaml" in request.headers.get("content-type", ""):
+                spec = yaml.safe_load(raw)
+            else:
+                spec = json.loads(raw)
+        except (ValueError, yaml.YAMLError) as e:
+            raise _invalid([([], f"not valid JSON or YAML: {e}")]) from None
         try:
             job = parse_job(spec, source="body")
         except JobError as e:

@@ -519,7 +519,7 @@ async def due_targets(
         rows = _rows(
             conn.execute(
                 "SELECT t.candidate_id, t.phone_hash, t.attempts, t.retries_json, t.next_at, "
-                "c.phone_e164, c.timezone, c.name FROM campaign_targets t "
+                "c.phone_e164, c.timezone, c.name, c.external_id FROM campaign_targets t "
                 "JOIN candidates c ON c.id = t.candidate_id WHERE t.campaign_id = ? "
                 "AND t.status = 'pending' AND t.next_at <= ? ORDER BY t.next_at, t.rowid "
                 "LIMIT ?",
