@@ -6,6 +6,11 @@ on 127.0.0.1 and dials cand0..candN-1. The candidates run in a child process (th
 CPU and memory measured here are the bot's alone. The report (JSON) goes to `--out` and stdout.
 
 Usage: .venv/bin/python scripts/bench_calls.py --calls 4 [--hangover-ms 500] [--stagger-s 1]
+
+`--bridge ari|agi` measures the PBX bridges' media path instead: --calls (default 10)
+concurrent calls from the test Asterisk peers (ARI externalMedia RTP, or FastAGI +
+AudioSocket); the bot speaks for --seconds on each, and the peer measures when each 20 ms
+frame arrives. The JSON reports that pacing jitter (|inter-arrival - 20 ms|, p50/p99/max).
 Exit status: 0 when every interview completed, 1 when some did not (the report says which),
 2 when set-up or teardown overran --timeout-s, 130 when interrupted.
 """
@@ -55,6 +60,7 @@ READY_TIMEOUT_S = 60.0  # the candidates' child: start, load piper, register eve
 TEARDOWN_S = 30.0  # calls still running this long before the overall deadline are cut
 WARM_UTTERANCE_S = 15  # as long as the scripted story answer, the longest one
 MB = 1024 * 1024
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -593,9 +599,89 @@ def report(
 # --- command line ---------------------------------------------------------------------------
 
 
+# --- PBX bridges: media pacing over ARI externalMedia and AudioSocket -------------------------
+
+
+async def bench_bridge(args: argparse.Namespace) -> dict[str, Any]:
+    """N calls through the test Asterisk; the bot talks on each, the peer times every frame."""
+    sys.path.insert(0, REPO)  # the tests' Asterisk peers
+    from tests.peers.agi_peer import AgiPeer
+    from tests.peers.ari_server import AriServer
+    from voicebot.config import AgiConfig, AriConfig
+    from voicebot.telephony.agi import AgiBridge
+    from voicebot.telephony.ari import AriBridge
+
+    calls: asyncio.Queue[Any] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def take(call: Any) -> None:
+        calls.put_nowait(call)
+        await release.wait()
+
+    t = np.arange(int(args.seconds * 8000)) / 8000
+    speech = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+
+    async def talk(call: Any) -> None:
+        for i in range(0, len(speech), 320):
+            await call.send(speech[i : i + 320])
+        await call.drained()
+
+    legs: list[Any] = []
+    if args.bridge == "ari":
+        asterisk = AriServer(password="bench")
+        await asterisk.start()
+        bot: Any = AriBridge(AriConfig(url=asterisk.url, password="bench"), take)
+        await bot.start()
+        await asyncio.wait_for(bot.connected.wait(), 10)
+        channels = [await asterisk.ring_in(f"+1555000{i:04d}") for i in range(args.calls)]
+        bot_calls = [await asyncio.wait_for(calls.get(), 10) for _ in channels]
+        legs = [asterisk.media_leg(ch) for ch in channels]
+    else:
+        asterisk = None
+        bot = AgiBridge(AgiConfig(ami_username="", agi_port=0, audiosocket_port=0), take)
+        await bot.start()
+        peers = [AgiPeer(bot.agi_port, caller=f"+1555000{i:04d}") for i in range(args.calls)]
+        sessions = [asyncio.create_task(peer.run()) for peer in peers]
+        bot_calls = [await asyncio.wait_for(calls.get(), 10) for _ in peers]
+        for peer in peers:
+            await asyncio.wait_for(peer.audiosocket_ready.wait(), 10)
+        legs = [peer.callee for peer in peers]
+    monitor = Monitor()
+    monitor.start()
+    try:
+        await asyncio.gather(*(talk(call) for call in bot_calls))
+    finally:
+        monitor.stop()
+        release.set()
+        await bot.stop()
+        if asterisk is not None:
+            await asterisk.stop()
+        else:
+            for task in sessions:
+                task.cancel()
+    jitter = [j for leg in legs for j in leg.jitter_ms()]
+    frames = [len(leg.arrivals) for leg in legs]
+    lateness = [c.pacer.jitter_p99_ms() for c in bot_calls]
+    return {
+        "bridge": args.bridge,
+        "calls": args.calls,
+        "seconds_spoken": args.seconds,
+        "frames_received_per_call": {"min": min(frames), "max": max(frames)},
+        "pacing_jitter_ms": {
+            f"p{p}": round(float(np.percentile(jitter, p)), 2) for p in (50, 99)
+        }
+        | {"max": round(max(jitter), 2), "n": len(jitter)},
+        "bot_pacer_lateness_p99_ms": round(max(lateness), 2),
+        "event_loop_lag_ms": summary(monitor.loop_lag_ms, 50, 99),
+        "measured_at": "the peer: |inter-arrival - 20 ms| of each frame the bot sent",
+    }
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--calls", type=int, default=4, help="concurrent interviews (default 4)")
+    p.add_argument("--calls", type=int, help="concurrent calls (default 4; 10 for --bridge)")
+    p.add_argument("--bridge", choices=("sip", "ari", "agi"), default="sip")
+    p.add_argument("--seconds", type=float, default=10.0, help="--bridge: bot speech per call")
     p.add_argument("--out", type=Path, default=Path("var/bench/calls.json"))
     p.add_argument("--hangover-ms", type=int, help="override speech.vad_hangover_ms")
     p.add_argument("--stagger-s", type=float, default=1.0, help="between call starts")
@@ -603,6 +689,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", type=Path, help="voicebot TOML (default: $VOICEBOT_CONFIG)")
     p.add_argument("--role", choices=("bot", "candidates"), default="bot", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.calls is None:
+        args.calls = 4 if args.bridge == "sip" else 10
     if args.calls < 1:
         p.error("--calls must be at least 1")
     return args
@@ -625,6 +713,13 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, main.cancel)
     if args.role == "candidates":
         await run_candidates(cfg, args.timeout_s + 60)
+        return 0
+    if args.bridge != "sip":
+        text = json.dumps(await bench_bridge(args), indent=2)
+        print(text)
+        out = args.out.with_name(f"calls-{args.bridge}.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
         return 0
     started = time.monotonic()
     try:

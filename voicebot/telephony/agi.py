@@ -97,9 +97,10 @@ class AgiBridge:
                 await self._ami_task
         if self._ami is not None:
             self._ami.close()
+        await self.audiosocket.stop()
         if self._agi_server is not None:
             self._agi_server.close()
-        await self.audiosocket.stop()
+            await self._agi_server.wait_closed()
 
     async def __aenter__(self) -> AgiBridge:
         await self.start()
@@ -229,6 +230,8 @@ class AgiBridge:
         request = Request(app=None, headers=env, reader=reader, writer=writer)
         try:
             await self._agi_call(request, env)
+        except asyncio.CancelledError:
+            pass  # voicebot is stopping; closing the socket ends the AGI session
         except Exception:
             log.exception("FastAGI request for %s failed", env.get("agi_network_script", "?"))
         finally:

@@ -178,6 +178,9 @@ class AudioSocketServer:
         except (ConnectionError, OSError) as e:
             if call is not None:
                 call.finish(HangupCause.NORMAL, by_remote=True, detail=f"connection lost: {e}")
+        except asyncio.CancelledError:  # the server is stopping
+            if call is not None:
+                call.finish(HangupCause.NORMAL, by_remote=False, detail="server stopped")
         finally:
             self._tasks.discard(task)
             writer.close()
