@@ -112,6 +112,7 @@ async def test_campaign_create_start_pause(client: httpx.AsyncClient, launched: 
     )
     assert made.status_code == 201 and made.json()["targets"] == 1
     cid = made.json()["id"]
+    assert [c["id"] for c in (await client.get("/campaigns")).json()] == [cid]
     assert (await client.post(f"/campaigns/{cid}/start")).json()["state"] == "running"
     assert launched == [cid]
     assert (await client.post(f"/campaigns/{cid}/pause")).json()["state"] == "paused"

@@ -79,6 +79,7 @@ def test_campaign_runs_to_done_with_simulated_calls(tmp_path: Path, store_in_tmp
     started = run("campaign", "start", cid, "--simulate", "completed=1")
     assert started.exit_code == 0, started.output
     assert f"campaign {cid}: done; dialled 4" in started.output
+    assert f"{cid}  done" in run("campaign", "list").output
     status = json.loads(run("campaign", "status", cid, "--json").output)
     assert status["progress"]["by_outcome"] == {"completed": 4}
     assert f"campaign {cid}: done" in run("campaign", "watch", cid).output

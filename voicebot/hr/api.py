@@ -196,6 +196,10 @@ def create_app(
     async def _campaign(campaign_id: str) -> dict[str, Any]:
         return _or_404(await db.get_campaign(store, campaign_id), f"campaign {campaign_id}")
 
+    @app.get("/campaigns")
+    async def campaigns(_: Auth) -> list[dict[str, Any]]:
+        return await db.list_campaigns(store)
+
     @app.get("/campaigns/{campaign_id}")
     async def campaign(campaign_id: str, _: Auth) -> dict[str, Any]:
         found = await _campaign(campaign_id)

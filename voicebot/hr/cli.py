@@ -284,6 +284,18 @@ async def _status(store: Any, campaign_id: str) -> dict[str, Any]:
     return {**campaign, "progress": await db.campaign_progress(store, campaign_id)}
 
 
+@campaign_app.command("list")
+def campaign_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    from voicebot.store import hr as db
+
+    rows = _with_store(_config(config), db.list_campaigns)
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['id']}  {r['state']:8} job {r['job_id']:20} {r['name']}")
+
+
 @campaign_app.command("status")
 def campaign_status(campaign_id: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     st = _with_store(_config(config), lambda s: _status(s, campaign_id))
