@@ -46,9 +46,10 @@ def phone_band(pcm8k: np.ndarray) -> np.ndarray:
     return ulaw_decode(ulaw_encode(y))
 
 
-def espeak(text: str, voice: str) -> np.ndarray:
+def espeak(text: str, voice: str, rate: int = 165) -> np.ndarray:
     with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", f.name, text], check=True)
+        cmd = ["espeak-ng", "-v", voice, "-s", str(rate), "-w", f.name, text]
+        subprocess.run(cmd, check=True)
         with wave.open(f.name) as w:
             rate = w.getframerate()
             pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
@@ -87,6 +88,7 @@ async def main() -> None:
         help="what the recognizer heard, kept so the scorer can be re-run without the ASR",
     )
     ap.add_argument("--reuse", action="store_true", help="reuse --transcripts if present")
+    ap.add_argument("--rate", type=int, default=165, help="espeak-ng words per minute")
     args = ap.parse_args()
     job = load_job(REPO / "examples" / "jobs" / "backend-engineer.yaml")
     path = REPO / "tests" / "data" / "answers" / "backend-engineer.en.jsonl"
@@ -108,7 +110,7 @@ async def main() -> None:
                 if voice == "piper":
                     pcm = np.frombuffer(await piper.render(r["answer"]), "<i2")
                 else:
-                    pcm = await asyncio.to_thread(espeak, r["answer"], voice)
+                    pcm = await asyncio.to_thread(espeak, r["answer"], voice, args.rate)
                 cache[key] = await transcribe(engine, phone_band(pcm))
             heard = cache[key]
             answer_wer[voice] = round(word_error_rate(r["answer"], heard), 3)
@@ -144,6 +146,7 @@ async def main() -> None:
             {
                 "n_answers": len(rows),
                 "voices": voices,
+                "espeak_rate_wpm": args.rate,
                 "spread_pct_mean": round(float(spreads.mean()), 2),
                 "spread_pct_median": round(float(np.median(spreads)), 2),
                 "spread_pct_max": round(float(spreads.max()), 2),
