@@ -350,3 +350,16 @@ def test_held_out_nlu_examples_are_mostly_understood() -> None:
     engine = BuiltinEngine(project, examples=train)
     right = sum(engine.classifier.predict(text).intent == intent for text, intent in test)
     assert right / len(test) >= 0.8
+
+
+async def test_asking_to_repeat_a_follow_up_repeats_the_follow_up(policy: BuiltinPolicy) -> None:
+    for answer in ("Yes.", "About 90k a year.", "Two weeks.", "Six years."):
+        await policy.on_utterance(Utterance(answer))
+    follow = said(await policy.on_utterance(Utterance("I looked at the logs once.")))
+    again = said(await policy.on_utterance(Utterance("Sorry, could you repeat that?")))
+
+    assert follow.kind == "followup"
+    assert again.kind == "repeat" and follow.text in again.text
+    actions = await policy.on_utterance(Utterance("It worked and the errors stopped."))
+    (answer,) = [a for a in actions if isinstance(a, RecordAnswer)]
+    assert answer.text == "I looked at the logs once. It worked and the errors stopped."

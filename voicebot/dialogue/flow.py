@@ -310,6 +310,12 @@ class _Run:
         """The prompt awaiting an answer (consent, question or call-back time), said again."""
         if self.state["awaiting"] == "callback_time":
             self.emit(self.say_msg("callback_ask", kind=kind, listen=True, lead=lead))
+        elif self.state["awaiting"] == "followup":
+            missing = missing_star(self.state["partial_answer"] or "", self.locale) or "result"
+            follow = _join(lead, self.render("followup", missing=missing))
+            self.emit(
+                {"say": follow, "kind": kind, "listen": True, "question_id": self.question["id"]}
+            )
         elif self.state["stage"] == "consent":
             self.emit({"say": _join(lead, self.render("consent")), "kind": kind, "listen": True})
         else:
