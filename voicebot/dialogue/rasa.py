@@ -273,8 +273,12 @@ class RasaServer:
              "--credentials", str(self.project / "credentials.yml")],
             rasa_env,
         )  # fmt: skip
+        started = asyncio.get_running_loop().time()
         try:
             await self._wait_ready()
+            took = asyncio.get_running_loop().time() - started
+            log.info("Rasa server ready on %s, actions on port %d (%.0f s)", self.url,
+                     self.action_port, took)  # fmt: skip
         except BaseException:
             await self.stop()
             raise

@@ -76,6 +76,7 @@ class Interviewer:
                 return builtin, None
             url = server.url
         engine = RasaEngine(url, turn_timeout_s=d.turn_timeout_s, fallback=builtin)
+        log.info("dialogue engine: Rasa at %s (built-in engine as fallback)", url)
         return engine, server
 
     async def close(self) -> None:
