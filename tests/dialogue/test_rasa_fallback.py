@@ -48,10 +48,12 @@ class FakeRasa:
 
     def __post_init__(self) -> None:
         self.states: dict[str, dict[str, Any]] = {}
+        self.seen: list[dict[str, Any]] = []  # the call and question ids of each message
 
     async def webhook(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         body = await request.json()
+        self.seen.append({k: body["metadata"].get(k) for k in ("call_id", "question_id")})
         if self.requests > self.healthy:
             if self.mode == "slow":
                 await asyncio.sleep(5)
@@ -141,3 +143,21 @@ async def test_rasa_failing_mid_call_hands_over_where_it_stopped(
     assert policy.engine_name == "builtin"
     assert server.requests == 4, "after the switch the call no longer waits for Rasa"
     assert len(warnings(caplog)) == 1
+
+
+async def test_every_message_names_its_call_and_question(fake: tuple[FakeRasa, str]) -> None:
+    server, url = fake
+    async with RasaEngine(url) as engine:
+        policy = engine.policy(clock=lambda: NOW)
+        await policy.start(ctx())
+        await policy.on_utterance(Utterance("Yes, that's fine."))
+        await policy.on_utterance(Utterance("About 90,000 a year."))
+        await policy.on_utterance(Utterance("Two weeks."))
+
+    assert server.seen == [
+        {"call_id": "call-7", "question_id": None},
+        {"call_id": "call-7", "question_id": None},
+        {"call_id": "call-7", "question_id": "salary"},
+        {"call_id": "call-7", "question_id": "notice"},
+    ]
+    assert len({sender for sender in server.states}) == 1, "one Rasa conversation per call"

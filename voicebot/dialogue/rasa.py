@@ -179,7 +179,13 @@ class RasaPolicy:
     async def _ask(
         self, message: str, extra: Mapping[str, Any], confidence: float | None = None
     ) -> list[Action]:
-        metadata = {"voicebot": self.meta, "now": self.clock().isoformat(), **extra}
+        metadata = {
+            "voicebot": self.meta,
+            "call_id": self.meta["call_id"],
+            "question_id": self._question_id(),
+            "now": self.clock().isoformat(),
+            **extra,
+        }
         replies = await self.engine.send(self.sender, message, metadata)
         states = [m["state"] for m in replies if isinstance(m, Mapping) and "state" in m]
         if not states or not isinstance(states[-1], Mapping):
@@ -190,6 +196,14 @@ class RasaPolicy:
             raise RasaUnavailable(str(e)) from None
         self.state = dict(states[-1])
         return actions
+
+    def _question_id(self) -> str | None:
+        """The question the candidate is answering (None before the questions start)."""
+        questions = self.meta.get("questions") or []
+        index = int(self.state.get("question_index") or 0)
+        if self.state.get("stage") != "questions" or index >= len(questions):
+            return None
+        return str(questions[index]["id"])
 
     def _fall_back(self, error: Exception) -> None:
         """Hand the call to the built-in engine, from the last state Rasa reported."""
