@@ -209,6 +209,9 @@ def doctor(config: ConfigOpt = None) -> None:
         checks.append(("config", False, str(e)))
         cfg = Config()
     checks += _model_checks(cfg)
+    from voicebot.dialogue.select import doctor_checks
+
+    checks += doctor_checks(cfg)
     for tool in ("kamailio", "baresip", "linphonec", "espeak-ng", "sox"):
         path = shutil.which(tool)
         needed = "demo registrar" if tool == "kamailio" else "tests"
