@@ -30,7 +30,7 @@ from tests.speech.speech_samples import espeak_pcm
 from tests.speech.speech_samples import frames as split_frames
 from voicebot.config import InterviewConfig, SpeechConfig
 from voicebot.dialogue.builtin import BuiltinPolicy
-from voicebot.dialogue.policy import InterviewContext
+from voicebot.dialogue.policy import DialoguePolicy, InterviewContext
 from voicebot.interview.plan import InterviewPlan, load_job
 from voicebot.interview.session import InterviewSession, SessionResult
 from voicebot.speech.asr import Transcript
@@ -374,6 +374,7 @@ async def interview(
     store: Store | None = None,
     frames_per_word: int = 1,
     transfer_to: list[str] | None = None,
+    policy: DialoguePolicy | None = None,
     **interview_options: object,
 ) -> Interview:
     job = load_job(EXAMPLE_JOB)
@@ -394,7 +395,7 @@ async def interview(
     options: dict = {"reprompt_after_s": 1.0, **interview_options}
     session = InterviewSession(
         call,
-        BuiltinPolicy(),
+        policy if policy is not None else BuiltinPolicy(),
         ctx,
         asr=asr,
         tts=tts,
