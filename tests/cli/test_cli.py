@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from voicebot.cli import app
 
 EXAMPLE_JOB = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "backend-engineer.yaml"
-CHECKS = 9  # config, piper voice, asr model, five tools, sip port
+CHECKS = 10  # config, piper voice, asr model, rasa project, five tools, sip port
 
 
 @pytest.fixture(autouse=True)
@@ -169,6 +169,7 @@ def test_doctor_prints_one_verdict_per_check(tmp_path: Path, free_port: int) -> 
         "config",
         "piper voice",
         "whisper model",
+        "rasa project",
         "tool kamailio",
         "tool baresip",
         "tool linphonec",
