@@ -261,7 +261,7 @@ BODY = web.RequestKey("body", dict)
 class AriServer:
     """A scripted Asterisk: `await start()`, then drive calls with `ring_in`, `dtmf`,
     `caller_hangup`, `crash_websocket`; `scripts[endpoint]` says how an originate goes:
-    answer | busy | no_answer | reject | machine (AMD says MACHINE) | human."""
+    answer | busy | no_answer | reject | machine (AMD says MACHINE) | human | gone_during_amd."""
 
     def __init__(
         self,
@@ -487,7 +487,9 @@ class AriServer:
         ctx, exten = request.query.get("context", ""), request.query.get("extension", "s")
         await self._leave_stasis(ch)
         ch.continued_to = (ctx, exten)
-        if ctx == self.amd_context:
+        if ctx == self.amd_context and ch.script == "gone_during_amd":
+            self._spawn(self._after(0.1, self._destroy(ch, 16)))
+        elif ctx == self.amd_context:
             status = "MACHINE" if ch.script == "machine" else "HUMAN"
             self._spawn(self._after(0.1, self._stasis_start(ch, ["amd", status])))
         return web.Response(status=204)

@@ -17,13 +17,16 @@ import numpy as np
 
 from voicebot.telephony.audiosocket import KIND_DTMF, KIND_SLIN, KIND_UUID, encode_frame, read_frame
 
-FRAME = 320
 IDLE_DROP_S = 2.0
 
 
 class AudioSocketPeer:
-    def __init__(self, host: str, port: int, *, call_uuid: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, *, call_uuid: str | None = None, kind: int = KIND_SLIN
+    ) -> None:
         self.host, self.port = host, port
+        self.kind = kind  # 0x10 slin 8 kHz, or 0x12 slin 16 kHz (the channel's format decides)
+        self.frame = 320 if kind == KIND_SLIN else 640
         self.uuid = call_uuid or str(uuid.uuid4())
         self.received: list[tuple[int, bytes]] = []  # (kind, payload) in arrival order
         self.arrivals: list[float] = []  # monotonic arrival time of each audio frame
@@ -48,7 +51,7 @@ class AudioSocketPeer:
         ]
 
     def play(self, pcm: bytes) -> None:
-        """Speak `pcm` (8 kHz PCM16) from the next frame on; silence after it."""
+        """Speak `pcm` (PCM16 at the socket's rate) from the next frame on; silence after it."""
         self._source = pcm
 
     async def send_dtmf(self, digit: str) -> None:
@@ -78,7 +81,7 @@ class AudioSocketPeer:
         self.closed.set()
 
     def audio(self) -> bytes:
-        return b"".join(p for k, p in self.received if k == KIND_SLIN)
+        return b"".join(p for k, p in self.received if k == self.kind)
 
     def jitter_ms(self) -> list[float]:
         """|inter-arrival time - 20 ms| of each audio frame after the first, in ms."""
@@ -89,8 +92,8 @@ class AudioSocketPeer:
         assert self._writer is not None
         start, n = time.monotonic(), 0
         while not self._writer.is_closing():
-            chunk, self._source = self._source[:FRAME], self._source[FRAME:]
-            self._writer.write(encode_frame(KIND_SLIN, chunk.ljust(FRAME, b"\0")))
+            chunk, self._source = self._source[: self.frame], self._source[self.frame :]
+            self._writer.write(encode_frame(self.kind, chunk.ljust(self.frame, b"\0")))
             n += 1
             await asyncio.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
 
@@ -115,7 +118,7 @@ class AudioSocketPeer:
                 if kind == 0x00:
                     self.hangup_received = True
                     break
-                if kind == KIND_SLIN:
+                if kind == self.kind:
                     self.arrivals.append(time.monotonic())
                 self.received.append((kind, payload))
         except (ConnectionError, OSError):

@@ -15,7 +15,7 @@ from tests.peers.ari_server import AriServer, Channel
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AriConfig
 from voicebot.telephony.ari import AriBridge, AriCall, AriError
-from voicebot.telephony.base import Answered, Dtmf, HangupCause, HungUp
+from voicebot.telephony.base import Answered, CallFailed, Dtmf, HangupCause, HungUp
 
 CFG = AriConfig(
     password="secret",
@@ -161,6 +161,15 @@ async def test_answering_machine_detection_via_the_amd_context(
     assert asterisk.channels[call.channel_id].continued_to == ("voicebot-amd", "s")
     assert await next_event(call, Answered) == Answered(machine=machine)
     await call.hangup()
+
+
+async def test_hang_up_during_amd_fails_the_dial_and_leaves_nothing(
+    asterisk: AriServer, ari: AriBridge
+) -> None:
+    asterisk.scripts["PJSIP/+15550003334@trunk"] = "gone_during_amd"
+    with pytest.raises(CallFailed):
+        await ari.dial("+15550003334")
+    assert leftovers(asterisk) == ({}, []) and not ari.calls
 
 
 async def test_transfer_continues_into_the_recruiters_extension(

@@ -12,6 +12,7 @@ import pytest
 
 from tests.peers.audiosocket_peer import AudioSocketPeer
 from voicebot.telephony.audiosocket import (
+    KIND_SLIN16,
     KIND_UUID,
     AudioSocketCall,
     AudioSocketServer,
@@ -198,3 +199,18 @@ async def test_ten_concurrent_calls_each_get_paced_audio(bot: Bot) -> None:
     print(f"\nAudioSocket x10: send jitter p99 {np.percentile(jitter, 99):.2f} ms")
     for call in calls:
         bot.release(call)
+
+
+async def test_16khz_socket_is_answered_at_16khz(bot: Bot) -> None:
+    """A wideband channel sends 0x12 frames; the bot answers in kind, resampled both ways."""
+    peer = AudioSocketPeer("127.0.0.1", bot.server.port, kind=KIND_SLIN16)
+    await peer.connect()
+    call = await asyncio.wait_for(bot.calls.get(), 5)
+    peer.play(tone(900, 2.0, rate=16000))
+    assert abs(dominant_hz((await read_pcm(call, 1.5))[4000:]) - 900) < 20
+    for i in range(0, 16000, 320):
+        await call.send(tone(400, 1.0)[i : i + 320])
+    await call.drained()
+    assert len(peer.received[-1][1]) == 640  # 20 ms at 16 kHz
+    assert abs(dominant_hz(peer.audio(), rate=16000) - 400) < 20
+    bot.release(call)

@@ -354,8 +354,12 @@ class AriBridge:
                 CallFailed(cause_from_q850(cause), cause, str(event.get("cause_txt", "")))
             )
             return
-        if cid in self._amd:
-            return  # left Stasis for the AMD detour; it comes back
+        amd = self._amd.get(cid)
+        if amd is not None:  # left Stasis for the AMD detour: it comes back, or hangs up there
+            if kind == "ChannelDestroyed" and not amd.done():
+                cause = int(event.get("cause", 0))
+                amd.set_exception(CallFailed(cause_from_q850(cause), cause, "hung up during AMD"))
+            return
         call = self.calls.get(cid)
         if call is not None:
             cause = int(event.get("cause", call.hangup_cause))

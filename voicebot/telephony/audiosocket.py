@@ -240,4 +240,3 @@ class AudioSocketServer:
             else:
                 call.stats.drop("unknown_kind" if kind not in KNOWN_KINDS else "bad_frame")
                 log.warning("AudioSocket %s: ignored frame kind %#x", call.call_id, kind)
-
