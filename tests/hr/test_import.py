@@ -158,9 +158,17 @@ async def test_jobs_import_validates_and_names_the_field(store: Store, tmp_path:
     bad.write_text(
         json.dumps({"id": "x", "title": "T", "company": "C", "questions": [{"id": "q"}]})
     )
-    with pytest.raises(JobError, match=r"bad.json: questions\[0\].text: required"):
+    with pytest.raises(JobError, match=r"bad.json:1: questions\[0\].text: required"):
         await import_jobs(store, bad)
     assert [j["id"] for j in await db.list_jobs(store)] == [JOB_ID]
+
+
+async def test_a_yaml_job_error_names_its_line(store: Store, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\ntitle: T\ncompany: C\nquestions:\n  - id: q\n    txt: Hello?\n")
+
+    with pytest.raises(JobError, match=r"bad.yaml:6: questions\[0\].txt: .*did you mean"):
+        await import_jobs(store, bad)
 
 
 @dataclass(frozen=True)

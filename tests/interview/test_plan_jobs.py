@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from voicebot.interview.plan import JobError, Resume, build_plan, load_job
+from voicebot.interview.plan import JobError, Resume, build_plan, load_job, parse_job
 
 JOBS = Path(__file__).resolve().parents[2] / "examples" / "jobs"
 
@@ -227,3 +228,17 @@ def test_time_budget_drops_optional_then_skill_questions_never_structured(tmp_pa
 
     tiny = load_job(write(tmp_path, JOB.replace("time_budget_min: 20", "time_budget_min: 1")))
     assert [q.id for q in build_plan(tiny, resume).questions] == ["salary"]
+
+
+def test_anchor_levels_sent_as_json_strings_are_levels() -> None:
+    """The HTTP API receives JSON, whose keys are always strings: "1" is level 1."""
+    data = yaml.safe_load(JOB)
+    for comp in data["competencies"]:
+        comp["anchors"] = {str(k): v for k, v in comp["anchors"].items()}
+
+    job = parse_job(data, source="api", default_id="be")
+
+    assert sorted(job.competencies[0].anchors) == [1, 3, 5]
+    data["competencies"][0]["anchors"]["7"] = "Too high."
+    with pytest.raises(JobError, match=r"anchors.7: '7' is not a level 1-5"):
+        parse_job(data, source="api", default_id="be")

@@ -93,7 +93,14 @@ class Interviews(Protocol):
 Scorer = Callable[[Store, str, Job], Awaitable[Mapping[str, Any] | None]]
 
 
-async def score_with_pipeline(store: Store, call_id: str, job: Job) -> Mapping[str, Any] | None:
+async def score_with_pipeline(
+    store: Store,
+    call_id: str,
+    job: Job,
+    *,
+    compliance: str = "none",
+    feedback_scores: bool = False,
+) -> Mapping[str, Any] | None:
     """Score the call against the candidate's résumé and store the report (voicebot.scoring,
     imported when first used)."""
     from voicebot.interview.plan import Resume
@@ -113,7 +120,15 @@ async def score_with_pipeline(store: Store, call_id: str, job: Job) -> Mapping[s
             skills=tuple(cand["skills"]),
             current_title=cand["current_title"],
         )
-    return (await score_call(store, call_id, job, resume=resume)).to_dict()  # saves it too
+    report = await score_call(
+        store,
+        call_id,
+        job,
+        resume=resume,
+        compliance=compliance,
+        feedback_scores=feedback_scores,
+    )
+    return report.to_dict()  # score_call saved it too
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -56,7 +57,12 @@ async def open_calling(
     async with SipEndpoint(cfg.sip) as ep:
         if cfg.sip.registrar:
             await asyncio.wait_for(ep.registered.wait(), 15)
-        yield ep, interviewer, score_with_pipeline
+        scorer = functools.partial(
+            score_with_pipeline,
+            compliance=cfg.compliance.mode,
+            feedback_scores=cfg.reports.feedback_scores,
+        )
+        yield ep, interviewer, scorer
 
 
 async def run_campaign(

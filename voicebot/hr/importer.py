@@ -23,7 +23,7 @@ import yaml
 from phonenumbers import timezone as phone_timezone
 
 from voicebot.campaigns.settings import check_timezone
-from voicebot.interview.plan import Job, JobError, parse_job
+from voicebot.interview.plan import Job, JobError, parse_job, parse_job_yaml
 from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.hr import CandidateRecord
@@ -97,11 +97,13 @@ def read_jobs(path: str | Path) -> list[tuple[Job, dict[str, Any]]]:
         raise JobError(str(p), "", "file does not exist") from None
     except yaml.YAMLError as e:
         raise JobError(str(p), "", f"not valid YAML or JSON: {e}") from None
-    items = data if isinstance(data, list) else [data]
+    if not isinstance(data, list):  # one job: parse again with node marks for line numbers
+        job = parse_job_yaml(p.read_text(encoding="utf-8"), str(p), default_id=p.stem)
+        return [(job, {**data, "id": job.id})]
+    items = data
     out = []
     for i, item in enumerate(items):
-        source = f"{p}[{i}]" if isinstance(data, list) else str(p)
-        job = parse_job(item, source=source, default_id="" if isinstance(data, list) else p.stem)
+        job = parse_job(item, source=f"{p}[{i}]", default_id="")
         out.append((job, {**item, "id": job.id}))
     return out
 

@@ -556,10 +556,12 @@ def _anchors(ck: _Checker, items: Any, where: str) -> dict[int, str]:
     if not isinstance(items, Mapping):
         raise ck.fail(where, "expected a mapping of level (1-5) to an example answer")
     out: dict[int, str] = {}
-    for level in items:
+    for key in items:
+        # JSON (the HTTP API) can only send string keys: "3" means level 3
+        level = int(key) if isinstance(key, str) and key.strip().isdigit() else key
         if isinstance(level, bool) or level not in (1, 2, 3, 4, 5):
-            raise ck.fail(f"{where}.{level}", f"{level!r} is not a level 1-5")
-        out[level] = ck.text(items, level, f"{where}.{level}")
+            raise ck.fail(f"{where}.{key}", f"{key!r} is not a level 1-5")
+        out[level] = ck.text(items, key, f"{where}.{key}")
     missing = [lv for lv in (1, 3, 5) if lv not in out]
     if missing:
         raise ck.fail(where, f"missing example answers for level(s) {missing}; 1, 3 and 5 needed")
