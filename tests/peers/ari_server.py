@@ -125,6 +125,7 @@ class Channel:
     vars: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     in_stasis: bool = False
+    app: str = ""
     dialplan: tuple[str, str, int] = ("default", "s", 1)
     continued_to: tuple[str, str] | None = None
     script: str = "answer"
@@ -147,7 +148,7 @@ class Channel:
                 "exten": exten,
                 "priority": prio,
                 "app_name": "Stasis" if self.in_stasis else "",
-                "app_data": "",
+                "app_data": self.app if self.in_stasis else "",
             },
             "creationtime": _now(),
             "language": "en",
@@ -532,6 +533,9 @@ class AriServer:
         self._stasis_channel(channelId).recordings.append(request.query["name"])
         return _recording(request, f"channel:{channelId}")
 
+    async def _op_bridges_list(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response([b.to_json() for b in self.bridges.values()])
+
     async def _op_bridges_create(self, request: web.Request) -> web.StreamResponse:
         types = request.query.get("type", "mixing").split(",")
         if any(
@@ -643,7 +647,7 @@ class AriServer:
         await self.send_event("ChannelStateChange", channel=ch.to_json())
 
     async def _stasis_start(self, ch: Channel, args: list[str]) -> None:
-        ch.in_stasis = True
+        ch.in_stasis, ch.app = True, self.apps[0] if self.apps else "voicebot"
         await self.send_event("StasisStart", args=args, channel=ch.to_json())
 
     async def _leave_stasis(self, ch: Channel) -> None:

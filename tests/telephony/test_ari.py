@@ -201,18 +201,38 @@ async def test_reconnect_drops_calls_whose_channels_vanished(
         handler.end(call)
 
 
+async def test_restarted_voicebot_cleans_up_what_a_crashed_one_left(
+    asterisk: AriServer, ari: AriBridge, handler: Handler
+) -> None:
+    ch, call = await answered_call(asterisk, handler)
+    # voicebot dies: no teardown, its event socket just drops
+    assert ari._events_task is not None and ari._http is not None
+    ari._events_task.cancel()
+    call.close_rtp()
+    call.finish(HangupCause.FAILED, by_remote=False, detail="process died")
+    ari.calls.clear()
+    await ari._http.close()
+    assert leftovers(asterisk) != ({}, [])
+    async with AriBridge(replace(CFG, url=asterisk.url), Handler()) as restarted:  # type: ignore[arg-type]
+        await asyncio.wait_for(restarted.connected.wait(), 10)
+        await until(lambda: leftovers(asterisk) == ({}, []) and ch.id not in asterisk.channels)
+    handler.end(call)
+
+
 async def test_malformed_and_unknown_events_are_survived(
     asterisk: AriServer, ari: AriBridge, handler: Handler
 ) -> None:
+    ch, call = await answered_call(asterisk, handler)
     await asterisk.send_raw("this is not json")
     await asterisk.send_raw('{"type": "StasisStart", "application": "voicebot"}')
     await asterisk.send_raw('{"type": "SomethingNew", "application": "voicebot"}')
     await asterisk.send_raw("[1, 2, 3]")
-    ch, call = await answered_call(asterisk, handler)
     await asterisk.dtmf(ch, "1")
-    assert await next_event(call, Dtmf) == Dtmf("1", 120)
-    assert ari.malformed_events == 3
+    assert await next_event(call, Dtmf) == Dtmf("1", 120)  # the call in progress goes on
+    ch2, call2 = await answered_call(asterisk, handler)  # and new calls still come in
+    assert ari.malformed_events == 3 and not call.ended and ch2.state == "Up"
     handler.end(call)
+    handler.end(call2)
 
 
 async def test_test_asterisk_refuses_requests_the_spec_forbids(

@@ -268,11 +268,12 @@ class AriBridge:
         self._last_error = line
 
     async def _reconcile(self) -> None:
-        """After a reconnect: calls whose channels Asterisk no longer has are over."""
-        if not self.calls and not self._dialing:
-            return
+        """After a (re)connect: calls whose channels Asterisk no longer has are over, and
+        channels left in our app by an earlier voicebot process (it crashed) are cleaned up."""
         try:
-            live = {c["id"] for c in await self.request("GET", "/channels")}
+            channels = await self.request("GET", "/channels")
+            live = {c["id"] for c in channels}
+            await self._sweep_orphans(channels)
         except (AriError, aiohttp.ClientError, KeyError, TypeError) as e:
             log.warning("ARI reconcile failed: %s", e)
             return
@@ -285,6 +286,26 @@ class AriBridge:
                 dialing.answered.set_exception(
                     CallFailed(HangupCause.FAILED, None, "channel lost during reconnect")
                 )
+
+    async def _sweep_orphans(self, channels: list[dict[str, Any]]) -> None:
+        """Hang up channels in our Stasis app that no call of ours owns, and their bridges."""
+        known = {c.channel_id for c in self.calls.values()} | set(self._dialing) | self._ours
+        known |= set(self._amd)
+        orphans = [
+            c["id"]
+            for c in channels
+            if c["id"] not in known
+            and (c.get("dialplan") or {}).get("app_name") == "Stasis"
+            and str((c.get("dialplan") or {}).get("app_data", "")).split(",")[0] == self.cfg.app
+        ]
+        if not orphans:
+            return
+        log.warning("ARI: hanging up %d channel(s) left by an earlier voicebot", len(orphans))
+        for bridge in await self.request("GET", "/bridges"):
+            if set(bridge.get("channels", [])) & set(orphans):
+                await self._quietly("DELETE", f"/bridges/{bridge['id']}")
+        for cid in orphans:
+            await self._quietly("DELETE", f"/channels/{cid}")
 
     async def _on_text(self, text: str) -> None:
         try:
