@@ -22,7 +22,7 @@ from tests.peers.esl_peer import EslPeer
 from tests.telephony import test_agi, test_ari, test_freeswitch
 from tests.telephony.test_ari import until
 from voicebot import cli
-from voicebot.config import Config, StoreConfig
+from voicebot.config import Config, ConfigError, StoreConfig, load_config
 from voicebot.interview.plan import Job, load_job
 from voicebot.interview.runner import Interviewer
 from voicebot.serve import BRIDGES, asterisk_snippet, make_bridge, serve
@@ -231,3 +231,18 @@ def test_cli_rejects_an_unknown_bridge() -> None:
     result = CliRunner().invoke(cli.app, ["serve", "--job", str(BACKEND_JOB), "--bridge", "skype"])
     assert result.exit_code == 2
     assert "--bridge: 'skype' is not one of sip, ari, agi, freeswitch" in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VOICEBOT_ARI__ENDPOINT": "PJSIP/trunk"}, "ari.endpoint: must contain {number}"),
+        ({"VOICEBOT_ARI__URL": "pbx:8088"}, "ari.url: 'pbx:8088' is not an http(s) URL"),
+        ({"VOICEBOT_BRIDGE": "skype"}, "bridge: 'skype' is not one of"),
+        ({"VOICEBOT_AGI__AMI_PORT": "70000"}, "agi.ami_port: 70000 is not a port"),
+    ],
+)
+def test_bad_bridge_settings_name_the_key(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, env=env)
+    assert message in str(bad.value)
