@@ -120,31 +120,37 @@ def call(
     name: Annotated[
         str | None, typer.Option(help="Candidate's name, used in the greeting.")
     ] = None,
+    bridge: Annotated[
+        str | None, typer.Option(help="sip | ari | agi | freeswitch (default: config).")
+    ] = None,
 ) -> None:
     """Place one outbound interview and print its transcript."""
     cfg, job_def = _config_and_job(config, job)
 
     async def main() -> None:
         from voicebot.interview.runner import Interviewer
+        from voicebot.serve import BridgeNotReady, open_bridge
         from voicebot.store import Store
-        from voicebot.telephony.sip import CallFailed, SipEndpoint
+        from voicebot.telephony.base import CallFailed
 
         store = await Store.open(cfg.store.path)
         try:
             interviewer = await Interviewer.create(cfg, store=store)
-            async with SipEndpoint(cfg.sip) as ep:
-                if cfg.sip.registrar:
-                    await asyncio.wait_for(ep.registered.wait(), 15)
+            async with open_bridge(cfg, bridge or "") as ep:
                 try:
-                    live = await ep.call(uri)
+                    live = await ep.dial(uri, ring_timeout=45.0)
                 except CallFailed as e:
                     _fail(f"call not answered: {e.cause} ({e.status} {e.reason})")
-                result = await interviewer.interview(live, job_def, candidate_name=name)
-            for t in result.turns:
-                typer.echo(f"[{t.speaker:9}] {t.text}")
-            typer.echo(f"outcome: {result.outcome}  call id: {result.call_id}")
+                result = await interviewer.interview(
+                    live, job_def, bridge=ep.name, candidate_name=name
+                )
+        except BridgeNotReady as e:
+            _fail(str(e))
         finally:
             await store.close()
+        for t in result.turns:
+            typer.echo(f"[{t.speaker:9}] {t.text}")
+        typer.echo(f"outcome: {result.outcome}  call id: {result.call_id}")
 
     _run(main)
 

@@ -8,8 +8,9 @@ password costs one clear log line, not a crash: voicebot starts taking calls onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,34 @@ def make_bridge(cfg: Config, on_incoming: IncomingHandler | None, name: str = ""
 
         return FreeswitchBridge(cfg.freeswitch, cfg.sip, on_incoming)
     raise ValueError(f"unknown bridge {name!r}; choose one of {', '.join(BRIDGES)}")
+
+
+class BridgeNotReady(RuntimeError):
+    """The PBX did not let voicebot in within the wait; the message says what went wrong."""
+
+
+@contextlib.asynccontextmanager
+async def open_bridge(
+    cfg: Config, name: str = "", on_incoming: IncomingHandler | None = None, wait_s: float = 15.0
+) -> AsyncIterator[Any]:
+    """A started bridge that is connected (logged in, registered) and can dial."""
+    bridge: Any = make_bridge(cfg, on_incoming, name)
+    await bridge.start()
+    try:
+        ready = next(
+            (getattr(bridge, a) for a in ("connected", "logged_in") if hasattr(bridge, a)),
+            bridge.registered if bridge.name == "sip" and cfg.sip.registrar else None,
+        )
+        if ready is not None:
+            try:
+                await asyncio.wait_for(ready.wait(), wait_s)
+            except TimeoutError:
+                why = getattr(bridge, "_last_error", "") or "no answer"
+                msg = f"{bridge.name} bridge not ready after {wait_s:.0f} s: {why}"
+                raise BridgeNotReady(msg) from None
+        yield bridge
+    finally:
+        await bridge.stop()
 
 
 def describe(cfg: Config, bridge: Any) -> str:

@@ -25,7 +25,14 @@ from voicebot import cli
 from voicebot.config import Config, ConfigError, StoreConfig, load_config
 from voicebot.interview.plan import Job, load_job
 from voicebot.interview.runner import Interviewer
-from voicebot.serve import BRIDGES, asterisk_snippet, make_bridge, serve
+from voicebot.serve import (
+    BRIDGES,
+    BridgeNotReady,
+    asterisk_snippet,
+    make_bridge,
+    open_bridge,
+    serve,
+)
 from voicebot.telephony.agi import AgiBridge
 from voicebot.telephony.ari import AriBridge
 from voicebot.telephony.base import Bridge, CallFailed, HangupCause
@@ -246,3 +253,26 @@ def test_bad_bridge_settings_name_the_key(env: dict[str, str], message: str) -> 
     with pytest.raises(ConfigError) as bad:
         load_config(None, env=env)
     assert message in str(bad.value)
+
+
+async def test_open_bridge_says_why_the_pbx_is_not_ready() -> None:
+    cfg = replace(Config(), bridge="ari", ari=replace(test_ari.CFG, url="http://127.0.0.1:9"))
+    with pytest.raises(BridgeNotReady) as not_ready:
+        async with open_bridge(cfg, wait_s=1.5):
+            pass
+    assert "ari bridge not ready after 2 s: ARI at http://127.0.0.1:9 unreachable" in str(
+        not_ready.value
+    )
+
+
+async def test_open_bridge_dials_once_connected() -> None:
+    asterisk = AriServer(password="secret")
+    await asterisk.start()
+    try:
+        cfg = replace(Config(), ari=replace(test_ari.CFG, url=asterisk.url))
+        async with open_bridge(cfg, "ari") as bridge:
+            call = await bridge.dial("+15550001212")
+            assert asterisk.channels[call.call_id].state == "Up"
+            await call.hangup()
+    finally:
+        await asterisk.stop()
