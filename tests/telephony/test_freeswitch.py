@@ -68,3 +68,19 @@ def test_plain_events_are_url_decoded_with_their_body() -> None:
     event = parse_plain_event(body)
     assert event["Caller-Caller-ID-Name"] == "Ana María"
     assert event["_body"] == "-ERR USER_BUSY\n"
+
+
+async def test_a_call_freeswitch_bridges_in_is_an_inbound_call(freeswitch: EslPeer) -> None:
+    """The screening line's dialplan bridges candidates to sip:bot@…: a plain inbound call."""
+    taken: asyncio.Queue[Call] = asyncio.Queue()
+
+    async def take(call: Call) -> None:
+        taken.put_nowait(call)
+        await send_tone(call, 520, 1.0)
+
+    async with FreeswitchBridge(replace(CFG, port=freeswitch.port), BOT_SIP, take) as bridge:
+        assert freeswitch._sofia is not None
+        leg = await freeswitch._sofia.call(f"sip:bot@127.0.0.1:{bridge.sip.port}")
+        call = await asyncio.wait_for(taken.get(), 5)
+        assert call.direction == "inbound"
+        assert abs(dominant_hz((await read_pcm(leg, 1.0))[2000:]) - 520) < 20
