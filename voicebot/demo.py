@@ -196,7 +196,8 @@ async def run_demo(
     reports_dir: str | Path | None = None,
 ) -> DemoReport:
     full_job = load_job(job_path)
-    job = replace(full_job, questions=build_plan(full_job, resume).questions)
+    plan = build_plan(full_job, resume)
+    job = replace(full_job, questions=plan.questions)
     bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
     store = await Store.open(store_path or cfg.store.path)
     interviewer: Interviewer | None = None
@@ -230,7 +231,7 @@ async def run_demo(
             results: asyncio.Queue[SessionResult] = asyncio.Queue()
 
             async def bot_answers(call: SipCall) -> None:
-                results.put_nowait(await interviewer.interview(call, job))
+                results.put_nowait(await interviewer.interview(call, job, plan=plan))
 
             async with (
                 SipEndpoint(bot_cfg, bot_answers if inbound else None) as bot,
@@ -247,7 +248,8 @@ async def run_demo(
                         await asyncio.wait_for(runner, 5)
                 else:
                     call = await bot.call(f"sip:candidate@{registrar}")
-                    result = await asyncio.wait_for(interviewer.interview(call, job), 600)
+                    interview = interviewer.interview(call, job, plan=plan)
+                    result = await asyncio.wait_for(interview, 600)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(candidate.done.wait(), 5)
         scored = await score_call(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from voicebot.campaigns.dialer import VirtualClock
 from voicebot.campaigns.simulated import SimulatedCall
-from voicebot.interview.plan import Job
+from voicebot.interview.plan import Job, Resume
 from voicebot.telephony.base import CallFailed, HangupCause
 
 # Monday 2026-01-05 10:00 in New York: inside the default calling window
@@ -95,6 +95,7 @@ class ScriptedInterviewer:
         candidate_id: str | None = None,
         candidate_name: str | None = None,
         timezone: str | None = None,
+        resume: Resume | None = None,
     ) -> Result:
         self.bridge.live += 1
         self.bridge.max_live = max(self.bridge.max_live, self.bridge.live)

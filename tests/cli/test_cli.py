@@ -136,7 +136,7 @@ def test_a_job_file_with_an_error_exits_2_naming_the_field(tmp_path: Path, comma
     result = run(*args, "--job", job)
 
     assert result.exit_code == 2
-    assert one_error_line(result) == f"voicebot: {job}:7: questions[1].text: required"  # the line of the entry
+    assert one_error_line(result) == f"voicebot: {job}:7: questions[1].text: required"
 
 
 def test_a_missing_job_file_exits_2(tmp_path: Path) -> None:

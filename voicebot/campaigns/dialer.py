@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from voicebot.campaigns.settings import CampaignSettings, parse_settings
-from voicebot.interview.plan import Job, parse_job
+from voicebot.interview.plan import Job, Resume, parse_job
 from voicebot.pii import redact
 from voicebot.store import Store
 from voicebot.store import hr as db
@@ -86,11 +86,25 @@ class Interviews(Protocol):
         candidate_id: str | None = ...,
         candidate_name: str | None = ...,
         timezone: str | None = ...,
+        resume: Resume | None = ...,
     ) -> Any: ...
 
 
 # (store, call id, job) -> the report as a dict (contract 3), or None when there is none
 Scorer = Callable[[Store, str, Job], Awaitable[Mapping[str, Any] | None]]
+
+
+async def resume_of(store: Store, candidate_id: str | None) -> Resume | None:
+    """The imported résumé fields: what the plan personalises on and the scorer levels by."""
+    cand = await db.get_candidate(store, candidate_id) if candidate_id else None
+    if cand is None:
+        return None
+    return Resume(
+        years_experience=cand["years_experience"],
+        education=cand["education"],
+        skills=tuple(cand["skills"]),
+        current_title=cand["current_title"],
+    )
 
 
 async def score_with_pipeline(
@@ -103,23 +117,10 @@ async def score_with_pipeline(
 ) -> Mapping[str, Any] | None:
     """Score the call against the candidate's résumé and store the report (voicebot.scoring,
     imported when first used)."""
-    from voicebot.interview.plan import Resume
     from voicebot.scoring.pipeline import score_call
 
     call = await store.get_call(call_id)
-    cand = (
-        await db.get_candidate(store, call["candidate_id"])
-        if call and call["candidate_id"]
-        else None
-    )
-    resume = None
-    if cand is not None:
-        resume = Resume(
-            years_experience=cand["years_experience"],
-            education=cand["education"],
-            skills=tuple(cand["skills"]),
-            current_title=cand["current_title"],
-        )
+    resume = await resume_of(store, call["candidate_id"] if call else None)
     report = await score_call(
         store,
         call_id,
@@ -362,6 +363,7 @@ class _Run:
             candidate_id=target["candidate_id"],
             candidate_name=target.get("name"),
             timezone=target["timezone"],  # a call-back time is read in the candidate's zone
+            resume=await resume_of(self.d.store, target["candidate_id"]),
         )
         outcome = str(res.outcome)
         outcome = _RETRYABLE_SESSION_OUTCOMES.get(outcome, outcome)

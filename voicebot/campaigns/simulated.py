@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicebot.interview.plan import Job
+from voicebot.interview.plan import Job, Resume
 from voicebot.store import Store, TurnRecord
 from voicebot.telephony.base import CallEvent, CallFailed, CallStats, Direction, HangupCause
 
@@ -143,6 +143,7 @@ class SimulatedInterviewer:
         candidate_id: str | None = None,
         candidate_name: str | None = None,
         timezone: str | None = None,
+        resume: Resume | None = None,
     ) -> SimulatedResult:
         now = time.time()
         await self.store.call_started(

@@ -16,8 +16,9 @@ from voicebot.config import Config
 from voicebot.dialogue.builtin import BuiltinEngine
 from voicebot.dialogue.policy import DialoguePolicy, InterviewContext
 from voicebot.dialogue.prompts import Prompts
-from voicebot.interview.plan import InterviewPlan, Job
+from voicebot.interview.plan import InterviewPlan, Job, Resume, build_plan
 from voicebot.interview.session import InterviewSession, SessionResult
+from voicebot.scoring.prosody import ProsodyTap, save_call_prosody
 from voicebot.speech.asr import RecognizerEngine, load_recognizer_engine
 from voicebot.speech.tts import PiperSynthesizer, Synthesizer
 from voicebot.store import Store
@@ -124,11 +125,14 @@ class Interviewer:
         candidate_id: str | None = None,
         candidate_name: str | None = None,
         timezone: str | None = None,
+        resume: Resume | None = None,
+        plan: InterviewPlan | None = None,
     ) -> SessionResult:
+        """Run one interview; the plan is built for the résumé unless one is given."""
         iv = self.cfg.interview
         ctx = InterviewContext(
             call_id=call.call_id,
-            plan=InterviewPlan.from_job(job),
+            plan=plan or build_plan(job, resume),
             company=job.company or iv.company,
             bot_name=iv.bot_name,
             locale=job.locale or iv.locale,
@@ -148,11 +152,13 @@ class Interviewer:
                 candidate_id=candidate_id,
             )
             await self.store.call_answered(call.call_id, time.time())
+        # prosody only where the job opts in and the law allows it (never in "eu" mode)
+        tap = ProsodyTap(self.asr) if job.prosody and ctx.compliance != "eu" else None
         session = InterviewSession(
             call,
             self.new_policy(),
             ctx,
-            asr=self.asr,
+            asr=tap or self.asr,
             tts=self.tts,
             store=self.store,
             interview=iv,
@@ -165,6 +171,8 @@ class Interviewer:
             log.exception("interview %s failed", call.call_id)
             result = session.result
             result.outcome = "failed"
+        if self.store is not None and tap is not None:
+            await save_call_prosody(self.store, call.call_id, result.turns, tap)
         if self.store is not None:
             stats = call.stats
             await self.store.call_ended(
