@@ -38,7 +38,6 @@ from voicebot.telephony.bridges import Backoff, StreamCall, WireFormat, run_inco
 
 log = logging.getLogger(__name__)
 
-MEDIA_ARG = "voicebot-media"  # appArgs marking the externalMedia channels we create
 OUTBOUND_ARG = "voicebot-dial"
 PAYLOAD_TYPES = {"ulaw": 0, "slin16": 118}  # Asterisk's RTP payload types for the formats
 _WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_close=5)
@@ -349,8 +348,8 @@ class AriBridge:
 
     def _on_stasis_start(self, cid: str | None, channel: dict[str, Any], args: list[str]) -> None:
         assert cid is not None
-        if cid in self._ours or (args and args[0] == MEDIA_ARG):
-            return
+        if cid in self._ours:
+            return  # our own externalMedia channel entering the app
         if args[:1] == ["amd"]:
             fut = self._amd.get(cid)
             if fut is not None and not fut.done():
