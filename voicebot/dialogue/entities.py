@@ -4,7 +4,8 @@ date-times in the candidate's time zone.
 
 Rasa finds entity spans too, but the values a dialer and a scorer can use ("15k a month" →
 15000 per month, "一个月后" → P1M, "明天上午十点" → 2026-05-02T10:00:00+08:00) come from here,
-so the built-in engine and the Rasa actions agree on them.
+so the built-in engine and the Rasa actions agree on them. Numbers, money, durations and years
+come from voicebot.values, the parser the scorer uses too; date-times are the dialogue's own.
 """
 
 from __future__ import annotations
@@ -15,230 +16,40 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# --- numbers ---------------------------------------------------------------------------
-
-_EN_UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1, "couple": 2, "few": 3,
-}  # fmt: skip
-_EN_SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000, "k": 1000, "million": 1_000_000}
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
-_ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
-_ZH_BIG = {"万": 10_000, "亿": 100_000_000}
-_ZH_NUM = re.compile(r"[零〇一二两俩三四五六七八九十百千万亿\d.]+")
-_DIGITS = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k|m|grand|thousand|million|hundred)?\b", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Number:
-    value: float
-    start: int
-    end: int
-    scaled: bool  # carried a "thousand", "k", "万"...: a large, deliberate amount
-
-
-def zh_number(text: str) -> float | None:
-    """A Chinese numeral (or digits mixed with 万/千): 一万五 → 15000, 三十万 → 300000."""
-    text = text.strip()
-    if not text:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    total = 0.0
-    section = 0.0  # below 万
-    digit: float | None = None
-    last_unit = 1
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        m = re.match(r"\d+(\.\d+)?", text[i:])
-        if m:
-            digit = float(m.group())
-            i += len(m.group())
-            continue
-        if ch in _ZH_DIGITS:
-            digit = float(_ZH_DIGITS[ch])
-        elif ch in _ZH_UNITS:
-            unit = _ZH_UNITS[ch]
-            section += (digit if digit is not None else 1) * unit
-            digit, last_unit = None, unit
-        elif ch in _ZH_BIG:
-            unit = _ZH_BIG[ch]
-            total = (total + section + (digit or 0)) * unit
-            section, digit, last_unit = 0.0, None, unit
-        elif ch == ".":
-            pass
-        else:
-            return None
-        i += 1
-    if digit is not None:
-        # colloquial: 一万五 = 15000, 三千二 = 3200 (a trailing digit is one unit lower)
-        prev = text[-2] if len(text) >= 2 else ""
-        if last_unit >= 10 and (prev in _ZH_UNITS or prev in _ZH_BIG):
-            digit *= last_unit / 10
-        section += digit
-    return total + section
-
-
-def find_numbers(text: str) -> list[Number]:
-    """Every number in `text`: digits ("90,000", "15k"), English words ("ninety thousand",
-    "one hundred and twenty thousand") and Chinese numerals ("一万五")."""
-    found: list[Number] = []
-    for m in _DIGITS.finditer(text):
-        value = float(m.group(1).replace(",", ""))
-        scale = (m.group(2) or "").lower()
-        if scale == "m":
-            scale = "million"
-        value *= _EN_SCALES.get(scale, 1)
-        found.append(Number(value, m.start(), m.end(), bool(scale) or "," in m.group(1)))
-    for m in _ZH_NUM.finditer(text):
-        if re.fullmatch(r"[\d.,]+", m.group()) or not m.group().strip("."):
-            continue
-        value = zh_number(m.group())
-        if value is not None:
-            big = any(c in m.group() for c in "万亿千")
-            found.append(Number(value, m.start(), m.end(), big))
-    found.extend(_en_word_numbers(text))
-    return sorted(found, key=lambda n: n.start)
-
-
-def _en_word_numbers(text: str) -> list[Number]:
-    words = [(m.group().lower(), m.start(), m.end()) for m in re.finditer(r"[A-Za-z]+", text)]
-    out: list[Number] = []
-    i = 0
-    while i < len(words):
-        word = words[i][0]
-        if (word not in _EN_UNITS and word not in _EN_SCALES) or word in ("a", "an", "k"):
-            # "a"/"an" count only before a scale word ("a hundred"), "k" only after digits
-            if not (word in ("a", "an") and i + 1 < len(words) and words[i + 1][0] in _EN_SCALES):
-                i += 1
-                continue
-        total, current, scaled, j = 0.0, 0.0, False, i
-        while j < len(words):
-            w = words[j][0]
-            if w in _EN_UNITS and (w not in ("a", "an") or j == i):
-                current += _EN_UNITS[w]
-            elif w in _EN_SCALES and w != "k":
-                scale = _EN_SCALES[w]
-                scaled = True
-                if scale == 100:
-                    current = (current or 1) * 100
-                else:
-                    total += (current or 1) * scale
-                    current = 0.0
-            elif w == "and" and j + 1 < len(words) and words[j + 1][0] in _EN_UNITS:
-                pass
-            elif w == "half" and j > i:
-                current += 0.5
-            else:
-                break
-            j += 1
-        if j == i:
-            i += 1
-            continue
-        out.append(Number(total + current, words[i][1], words[j - 1][2], scaled))
-        i = j
-    return out
-
-
-# --- money -----------------------------------------------------------------------------
-
-_CURRENCIES = (
-    (r"\$|dollars?|bucks|usd", "USD"),
-    (r"€|euros?|eur\b", "EUR"),
-    (r"£|pounds?|gbp", "GBP"),
-    (r"¥|元|块|人民币|rmb|yuan|cny", "CNY"),
-)
-_PERIODS = (
-    (r"an hour|per hour|hourly|/\s*h(ou)?r|时薪|每小时|一小时", "hour"),
-    (r"a month|per month|monthly|/\s*mo(nth)?|月薪|每月|每个月|一个月|一月", "month"),
-    (r"a year|per year|per annum|annual|annually|yearly|/\s*y(ea)?r|年薪|每年|一年|年包", "year"),
+from voicebot.values import (
+    EN_NUMBER_WORDS,
+    Money,
+    Number,
+    find_numbers,
+    parse_duration,
+    parse_money,
+    parse_years,
+    zh_number,
 )
 
+__all__ = [
+    "Entities", "Money", "Number", "extract", "extract_datetime", "extract_duration",
+    "extract_money", "extract_years", "find_numbers", "zh_number", "zone_info",
+]  # fmt: skip
 
-@dataclass(frozen=True, slots=True)
-class Money:
-    amount: float
-    currency: str | None  # ISO 4217, None when not said
-    period: str | None  # "hour" | "month" | "year", None when not said
+# --- money, durations, years: the shared parser, in the shapes the dialogue records ---------
 
 
 def extract_money(text: str) -> Money | None:
     """The salary in an answer: "15k a month" → Money(15000, None, "month")."""
-    numbers = [n for n in find_numbers(text) if n.value > 0]
-    if not numbers:
-        return None
-    low = text.lower()
-    currency = next((code for pat, code in _CURRENCIES if re.search(pat, low)), None)
-    period = next((p for pat, p in _PERIODS if re.search(pat, low)), None)
-    # the amount: the largest deliberate number ("between 80 and 90 thousand" → 90000; a
-    # range's lower end said without its scale inherits it)
-    best = max(numbers, key=lambda n: (n.scaled, n.value))
-    if not best.scaled and best.value < 100 and currency is None and period is None:
-        return None
-    return Money(best.value, currency, period)
-
-
-# --- durations and years -----------------------------------------------------------------
-
-_DURATION_UNITS = (
-    (r"days?|天|日", "D", 1),
-    (r"weeks?|周|星期|礼拜", "W", 7),
-    (r"months?|个月|月", "M", 30),
-    (r"years?|年", "Y", 365),
-)
-_NOW = re.compile(r"immediately|right away|straight away|right now|\basap\b|马上|立刻|立即|随时")
-_HALF = re.compile(r"half an? |半个?")
-_ONE = re.compile(r"\b(a|an|one)\s+$|一个?$")
+    return parse_money(text)
 
 
 def extract_duration(text: str) -> str | None:
     """A notice period as ISO 8601: "two weeks" → P2W, "一个月后" → P1M, "right away" → P0D."""
-    low = text.lower()
-    numbers = find_numbers(low)
-    for pattern, code, days in _DURATION_UNITS:
-        for m in re.finditer(pattern, low):
-            before = [n for n in numbers if n.end <= m.start() and m.start() - n.end <= 3]
-            if before:
-                value = before[-1].value
-            elif _HALF.search(low[max(0, m.start() - 7) : m.start()]):
-                value = 0.5
-            elif _ONE.search(low[: m.start()]):
-                value = 1.0
-            else:
-                continue
-            if re.match(r"\s*and a half|半", low[m.end() : m.end() + 12]):
-                value += 0.5
-            return _iso_duration(value, code, days)
-    if _NOW.search(low):
-        return "P0D"
-    return None
+    duration = parse_duration(text)
+    return duration.iso if duration else None
 
 
-def _iso_duration(value: float, code: str, days: int) -> str:
-    if value == int(value):
-        return f"P{int(value)}{code}"
-    return f"P{round(value * days)}D"
-
-
-def extract_years(text: str) -> float | None:
-    """Years of experience: "six years" → 6, "三年半" → 3.5, "half a year" → 0.5."""
-    low = text.lower()
-    for m in re.finditer(r"years?|年", low):
-        numbers = [n for n in find_numbers(low) if n.end <= m.start() and m.start() - n.end <= 3]
-        tail = low[m.end() : m.end() + 12]
-        half = 0.5 if re.match(r"\s*and a half|半", tail) else 0.0
-        if numbers:
-            return numbers[-1].value + half
-        if _HALF.search(low[max(0, m.start() - 7) : m.start()]):
-            return 0.5
-        if _ONE.search(low[: m.start()]):
-            return 1.0 + half
-    return None
+def extract_years(text: str, *, bare: bool = False) -> float | None:
+    """Years of experience: "six years" → 6, "三年半" → 3.5. A bare number ("six") counts only
+    when `bare` (the question asked for years), else "two weeks" would be two years."""
+    return parse_years(text, bare=bare)
 
 
 # --- call-back date-times -----------------------------------------------------------------
@@ -328,8 +139,8 @@ def _clock(low: str, pm_hint: bool | None) -> tuple[int, int] | None:
         has_at = re.match(r"\s*(at|around|about|after|by)\b", m.group(0)) is not None
         if word.isdigit():
             hour = int(word)
-        elif word in _EN_UNITS and word not in ("a", "an", "oh", "couple", "few"):
-            hour = _EN_UNITS[word]
+        elif word in EN_NUMBER_WORDS and word not in ("oh", "couple", "few", "several"):
+            hour = EN_NUMBER_WORDS[word]
         else:
             continue
         if not (suffix or minutes or has_at) or hour > 23:
@@ -359,7 +170,7 @@ def _relative(m: re.Match[str], local: datetime) -> datetime:
             else (
                 float(amount_text)
                 if amount_text.isdigit()
-                else float(_EN_UNITS.get(amount_text, 1))
+                else float(EN_NUMBER_WORDS.get(amount_text, 1))
             )
         )
     else:
@@ -400,6 +211,6 @@ def extract(text: str, *, now: datetime, tz: str = "UTC", kind: str | None = Non
     return Entities(
         money=extract_money(text) if "money" in want else None,
         duration=extract_duration(text) if "duration" in want else None,
-        years=extract_years(text) if "years" in want else None,
+        years=extract_years(text, bare=kind == "years") if "years" in want else None,
         callback_at=extract_datetime(text, now, tz) if "callback_at" in want else None,
     )
