@@ -68,6 +68,10 @@ class InterviewConfig:
     max_reprompts: int = 2
     max_answer_s: float = 90.0
     barge_in: bool = True
+    # an answering machine (the PBX's AMD) gets prompts/<locale>/voicemail.j2, then a hang-up
+    leave_voicemail: bool = True
+    # record the call once the candidate consents, where the bridge can (ARI bridge recording)
+    record: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -375,10 +375,20 @@ async def interview(
     frames_per_word: int = 1,
     transfer_to: list[str] | None = None,
     policy: DialoguePolicy | None = None,
+    machine: bool = False,
+    recordings: list[str] | None = None,
+    voicemail_message: str = "",
     **interview_options: object,
 ) -> Interview:
     job = load_job(EXAMPLE_JOB)
     call = FakeCall(script)
+    call.machine = machine  # type: ignore[attr-defined]  # the PBX's AMD verdict (ARI)
+    if recordings is not None:  # a transport that can record (ARI)
+
+        async def start_recording(name: str) -> None:
+            recordings.append(name)
+
+        call.start_recording = start_recording  # type: ignore[attr-defined]
     if transfer_to is not None:  # a transport that can hand the call to a person (ARI)
 
         async def transfer(target: str) -> bool:
@@ -404,6 +414,8 @@ async def interview(
         speech=SpeechConfig(vad_hangover_ms=HANGOVER_MS, early_end_ms=EARLY_END_MS),
         clock=call.now,
         transfer_target="6000" if transfer_to is not None else "",
+        voicemail_message=voicemail_message,
+        record=recordings is not None,
     )
     call.turns = session.result.turns
     try:
@@ -669,3 +681,21 @@ async def test_without_transfer_a_person_will_call_back() -> None:
     said = [t.text for t in done.result.turns if t.speaker == "bot"]
     assert any("call you back personally" in text for text in said)
     assert done.call.hung_up_by == "bot"
+
+
+async def test_an_answering_machine_gets_the_message_and_no_interview() -> None:
+    done = await interview([], machine=True, voicemail_message="We will try you again later.")
+
+    assert done.result.outcome == "voicemail"
+    assert done.bot_turns() == [("voicemail", None)], "no greeting, no consent question"
+    assert done.call.hung_up_by == "bot"
+
+
+@pytest.mark.parametrize(("answer", "recorded"), [(YES, True), ("No, I do not agree.", False)])
+async def test_the_call_is_recorded_only_after_consent(answer: str, recorded: bool) -> None:
+    recordings: list[str] = []
+    script = [AfterBot(2), Speak(answer), AfterBot(3), HangUp()]
+    done = await interview(script, recordings=recordings)
+
+    assert done.result.consent is recorded
+    assert recordings == (["voicebot-call-1"] if recorded else [])

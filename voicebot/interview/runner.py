@@ -164,6 +164,8 @@ class Interviewer:
             interview=iv,
             speech=self.cfg.speech,
             transfer_target=self.cfg.dialogue.transfer_target,
+            voicemail_message=_voicemail_text(self.prompts, ctx, job) if iv.leave_voicemail else "",
+            record=iv.record,
         )
         try:
             result = await session.run()
@@ -187,6 +189,11 @@ class Interviewer:
                 },
             )
         return result
+
+
+def _voicemail_text(prompts: Prompts, ctx: InterviewContext, job: Job) -> str:
+    context = {"bot_name": ctx.bot_name, "company": ctx.company, "job_title": job.title}
+    return prompts.render("voicemail", context, locale=ctx.locale)
 
 
 def _compliance(cfg: Config) -> str:

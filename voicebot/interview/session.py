@@ -104,6 +104,8 @@ class InterviewSession:
         speech: SpeechConfig,
         clock: Callable[[], float] = time.time,
         transfer_target: str = "",
+        voicemail_message: str = "",
+        record: bool = False,
     ) -> None:
         self.call = call
         self.policy = policy
@@ -114,6 +116,8 @@ class InterviewSession:
         self.cfg = interview
         self.clock = clock
         self.transfer_target = transfer_target
+        self.voicemail_message = voicemail_message
+        self.record = record
         self.vad = VoiceActivityDetector(
             call.sample_rate,
             speech.vad_aggressiveness,
@@ -184,6 +188,9 @@ class InterviewSession:
     # conductor -------------------------------------------------------------------------
 
     async def _conduct(self) -> None:
+        if getattr(self.call, "machine", False):  # the PBX's AMD: an answering machine
+            await self._leave_voicemail()
+            return
         actions = await self.policy.start(self.ctx)
         silences = 0
         while True:
@@ -199,6 +206,7 @@ class InterviewSession:
                     self.result.consent = action.given
                     if self.store:
                         await self.store.set_consent(self.call.call_id, action.given)
+                    await self._start_recording(action.given)
                 elif isinstance(action, RecordAnswer):
                     self.result.answers[action.question_id] = action.text
                     if action.value:
@@ -251,6 +259,25 @@ class InterviewSession:
         elif action.fallback:
             await self._say(Say(action.fallback, kind="goodbye"))
         return done
+
+    async def _leave_voicemail(self) -> None:
+        """No interview with a machine: the configured message (if any), then hang up; the
+        dialer retries the candidate later."""
+        if self.voicemail_message:
+            await self._say(Say(self.voicemail_message, kind="voicemail", interruptible=False))
+            await self._drain_output()
+        self.result.outcome = "voicemail"
+        await self.call.hangup()
+
+    async def _start_recording(self, consented: bool) -> None:
+        """Record only once the candidate agreed, and only where the transport can (ARI)."""
+        start = getattr(self.call, "start_recording", None)
+        if not (self.record and consented) or start is None:
+            return
+        try:
+            await start(f"voicebot-{self.call.call_id}")
+        except Exception:
+            log.warning("interview %s: recording did not start", self.call.call_id, exc_info=True)
 
     def _drop_stale_utterances(self) -> None:
         """Speech that overlapped a statement is not an answer to the question coming now."""
