@@ -35,8 +35,8 @@ class Simulation:
 async def open_calling(
     cfg: Config, store: Store, simulate: Simulation | None
 ) -> AsyncIterator[tuple[Bridge, Interviews, Scorer]]:
-    """The bridge, interviewer and scorer a dialer uses: simulated, or direct SIP with the
-    real models."""
+    """The bridge, interviewer and scorer a dialer uses: simulated, or the configured bridge
+    with the real models."""
     if simulate is not None:
         from voicebot.campaigns.simulated import (
             SimulatedBridge,
@@ -51,18 +51,16 @@ async def open_calling(
         yield bridge, SimulatedInterviewer(store, call_s=simulate.call_s), simulated_scorer
         return
     from voicebot.interview.runner import Interviewer
-    from voicebot.telephony.sip import SipEndpoint
+    from voicebot.serve import open_bridge
 
     interviewer = await Interviewer.create(cfg, store=store)
-    async with SipEndpoint(cfg.sip) as ep:
-        if cfg.sip.registrar:
-            await asyncio.wait_for(ep.registered.wait(), 15)
+    async with open_bridge(cfg) as bridge:  # `bridge` in the config: sip, ari, agi, freeswitch
         scorer = functools.partial(
             score_with_pipeline,
             compliance=cfg.compliance.mode,
             feedback_scores=cfg.reports.feedback_scores,
         )
-        yield ep, interviewer, scorer
+        yield bridge, interviewer, scorer
 
 
 async def run_campaign(
