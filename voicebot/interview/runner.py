@@ -128,11 +128,14 @@ class Interviewer:
         resume: Resume | None = None,
         plan: InterviewPlan | None = None,
     ) -> SessionResult:
-        """Run one interview; the plan is built for the résumé unless one is given."""
+        """Run one interview. With a résumé the plan is personalised (`build_plan`); without
+        one (an unknown caller) it is the job's core questions."""
+        if plan is None:
+            plan = build_plan(job, resume) if resume is not None else InterviewPlan.from_job(job)
         iv = self.cfg.interview
         ctx = InterviewContext(
             call_id=call.call_id,
-            plan=plan or build_plan(job, resume),
+            plan=plan,
             company=job.company or iv.company,
             bot_name=iv.bot_name,
             locale=job.locale or iv.locale,
