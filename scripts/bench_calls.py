@@ -667,9 +667,7 @@ async def bench_bridge(args: argparse.Namespace) -> dict[str, Any]:
         "calls": args.calls,
         "seconds_spoken": args.seconds,
         "frames_received_per_call": {"min": min(frames), "max": max(frames)},
-        "pacing_jitter_ms": {
-            f"p{p}": round(float(np.percentile(jitter, p)), 2) for p in (50, 99)
-        }
+        "pacing_jitter_ms": {f"p{p}": round(float(np.percentile(jitter, p)), 2) for p in (50, 99)}
         | {"max": round(max(jitter), 2), "n": len(jitter)},
         "bot_pacer_lateness_p99_ms": round(max(lateness), 2),
         "event_loop_lag_ms": summary(monitor.loop_lag_ms, 50, 99),

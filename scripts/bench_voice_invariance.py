@@ -1,9 +1,10 @@
 """Voice invariance: the same answers spoken by the piper voice and by several espeak-ng
 voices, sent through the phone band (300-3400 Hz, 8 kHz, G.711 mu-law), transcribed by the
-bot's ASR (whisper tiny.en) and scored. Prints one JSON object: per answer the score for
-each voice and the spread (max - min) as a share of the 1-5 scale. Target: <= 5 %.
+bot's ASR and scored. Prints one JSON object: per answer the score for each voice and the
+spread (max - min) as a share of the 1-5 scale. Target: <= 5 %.
 
 Usage: .venv/bin/python scripts/bench_voice_invariance.py [--answers N] [--voices a,b,c]
+           [--whisper-model tiny.en|base|DIR] [--context]
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def espeak(text: str, voice: str, rate: int = 165) -> np.ndarray:
     return np.asarray(resample(pcm, rate, 8000), dtype=np.int16)
 
 
-async def transcribe(engine, pcm: np.ndarray) -> str:
-    rec = engine.recognizer(8000)
+async def transcribe(engine, pcm: np.ndarray, context: str) -> str:
+    rec = engine.recognizer(8000, context)
     data = pcm.astype("<i2").tobytes()
     for i in range(0, len(data), 320):
         await rec.feed(data[i : i + 320])
@@ -87,13 +88,24 @@ async def main() -> None:
         default=REPO / "var" / "bench" / "voice_invariance_transcripts.json",
         help="what the recognizer heard, kept so the scorer can be re-run without the ASR",
     )
+    ap.add_argument(
+        "--context",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="give the recognizer the question as context (speech.asr_context = true)",
+    )
     ap.add_argument("--reuse", action="store_true", help="reuse --transcripts if present")
     ap.add_argument("--rate", type=int, default=165, help="espeak-ng words per minute")
+    ap.add_argument(
+        "--whisper-model",
+        default="",
+        help="a CTranslate2 Whisper model directory or name (default: the bot's configured one)",
+    )
     args = ap.parse_args()
     job = load_job(REPO / "examples" / "jobs" / "backend-engineer.yaml")
     path = REPO / "tests" / "data" / "answers" / "backend-engineer.en.jsonl"
     records = pick([json.loads(x) for x in path.read_text().splitlines() if x], args.answers)
-    engine = load_recognizer_engine("whisper", None)
+    engine = load_recognizer_engine("whisper", args.whisper_model or None)
     piper = PiperSynthesizer(None, 8000)
     voices = ["piper", *args.voices.split(",")]
     rows, wers = [], {v: [] for v in voices}
@@ -111,7 +123,8 @@ async def main() -> None:
                     pcm = np.frombuffer(await piper.render(r["answer"]), "<i2")
                 else:
                     pcm = await asyncio.to_thread(espeak, r["answer"], voice, args.rate)
-                cache[key] = await transcribe(engine, phone_band(pcm))
+                context = r["question"] if args.context else ""
+                cache[key] = await transcribe(engine, phone_band(pcm), context)
             heard = cache[key]
             answer_wer[voice] = round(word_error_rate(r["answer"], heard), 3)
             wers[voice].append(answer_wer[voice])
@@ -146,6 +159,8 @@ async def main() -> None:
             {
                 "n_answers": len(rows),
                 "voices": voices,
+                "whisper_model": args.whisper_model or "tiny.en",
+                "context": args.context,
                 "espeak_rate_wpm": args.rate,
                 "spread_pct_mean": round(float(spreads.mean()), 2),
                 "spread_pct_median": round(float(np.median(spreads)), 2),

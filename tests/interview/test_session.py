@@ -279,9 +279,13 @@ class FakeCall:
 class FakeRecognizer:
     """Knows the script's sentences by their opening audio; anything else is not words."""
 
-    def __init__(self, engine: FakeRecognizerEngine, sample_rate: int) -> None:
+    def __init__(
+        self, engine: FakeRecognizerEngine, sample_rate: int, context: str, language: str
+    ) -> None:
         self.engine = engine
         self.sample_rate = sample_rate
+        self.context = context
+        self.language = language
         self.reset()
 
     async def feed(self, pcm: bytes) -> str | None:
@@ -299,6 +303,7 @@ class FakeRecognizer:
     async def finish(self) -> Transcript:
         self.engine.heard_audio.append(bytes(self._audio))
         transcript = self._decode()
+        self.engine.contexts.append((transcript.text, self.context, self.language))
         self.reset()
         return transcript
 
@@ -323,9 +328,12 @@ class FakeRecognizerEngine:
             if isinstance(s, Speak)
         }
         self.heard_audio: list[bytes] = []
+        self.contexts: list[tuple[str, str, str]] = []  # (heard, context, language)
 
-    def recognizer(self, sample_rate: int = RATE) -> FakeRecognizer:
-        return FakeRecognizer(self, sample_rate)
+    def recognizer(
+        self, sample_rate: int = RATE, context: str = "", language: str = ""
+    ) -> FakeRecognizer:
+        return FakeRecognizer(self, sample_rate, context, language)
 
     def close(self) -> None:
         pass
@@ -378,6 +386,7 @@ async def interview(
     machine: bool = False,
     recordings: list[str] | None = None,
     voicemail_message: str = "",
+    speech_options: dict | None = None,
     **interview_options: object,
 ) -> Interview:
     job = load_job(EXAMPLE_JOB)
@@ -411,7 +420,9 @@ async def interview(
         tts=tts,
         store=store,
         interview=InterviewConfig(**options),
-        speech=SpeechConfig(vad_hangover_ms=HANGOVER_MS, early_end_ms=EARLY_END_MS),
+        speech=SpeechConfig(
+            vad_hangover_ms=HANGOVER_MS, early_end_ms=EARLY_END_MS, **(speech_options or {})
+        ),
         clock=call.now,
         transfer_target="6000" if transfer_to is not None else "",
         voicemail_message=voicemail_message,
@@ -481,6 +492,9 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     assert [t.text for t in result.turns] == [t.text for t in stored]
     assert all(t.confidence == 0.9 for t in stored if t.speaker == "candidate")
 
+    # by default the recognizer gets the call's language but no context (speed first)
+    assert {(c, lang) for _, c, lang in done.asr.contexts} == {("", "en")}
+
     # the timeline holds together, and every reply to a short, finished sentence came within
     # 100 ms of the early end of turn, long before the full hangover
     assert all(t.started_at <= t.ended_at for t in stored)
@@ -493,6 +507,16 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     assert not any(t.interrupted for t in stored)
     assert [s.frames for s in done.call.spurts] == [done.tts.frames_for(t) for t in bot_texts]
     assert done.call.cleared == 0
+
+
+async def test_with_asr_context_each_answer_is_decoded_with_its_question() -> None:
+    done = await interview(answering(ANSWERS), speech_options={"asr_context": True})
+    asked = {t.question_id: t.text for t in done.result.turns if t.kind == "ask"}
+    contexts = {heard: (context, lang) for heard, context, lang in done.asr.contexts}
+    for qid, answer in ANSWERS.items():
+        assert contexts[answer] == (asked[qid], "en")
+    consent = [t.text for t in done.result.turns if t.kind == "consent"]
+    assert contexts[YES] == (consent[0], "en")
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,9 @@ class FakeEngine:
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
 
-    def recognizer(self, sample_rate: int = SR) -> FakeRecognizer:
+    def recognizer(
+        self, sample_rate: int = SR, context: str = "", language: str = ""
+    ) -> FakeRecognizer:
         return FakeRecognizer(self.texts)
 
     def close(self) -> None: ...

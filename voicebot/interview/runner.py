@@ -46,6 +46,7 @@ class Interviewer:
         # the dialogue engine: anything with .policy() -> DialoguePolicy (builtin or Rasa)
         self.dialogue = dialogue if dialogue is not None else BuiltinEngine(prompts=self.prompts)
         self._rasa_server: Any = None
+        self._warned_language: set[str] = set()
 
     @staticmethod
     async def create_dialogue(cfg: Config) -> tuple[Any, Any]:
@@ -144,6 +145,15 @@ class Interviewer:
             timezone=timezone or self.cfg.dialogue.timezone,
             compliance=_compliance(self.cfg),
         )
+        if not ctx.locale.startswith("en") and getattr(self.asr, "multilingual", True) is False:
+            if job.id not in self._warned_language:
+                self._warned_language.add(job.id)
+                log.warning(
+                    "job %s is in %r but the recognizer hears English only: "
+                    'set speech.whisper_model = "base"',
+                    job.id,
+                    ctx.locale,
+                )
         if self.store is not None:
             await self.store.call_started(
                 call.call_id,

@@ -140,6 +140,8 @@ class InterviewSession:
         self._early_end_s = speech.early_end_ms / 1000
         self._early_end_max_s = speech.early_end_max_s
         self._asking: str | None = None  # the question the candidate is answering
+        self._asked_text = ""  # its words: the recognizer decodes the answer in their light
+        self._asr_context = speech.asr_context
         self._pending_ends: set[asyncio.Task[None]] = set()
 
     # public ----------------------------------------------------------------------------
@@ -322,6 +324,7 @@ class InterviewSession:
         pending_since = self._last_voiced_at  # the reply latency runs from here
         if say.listen:
             self._asking = say.question_id
+            self._asked_text = say.text
         self._barge_in.clear()
         self._speaking, self._interruptible = True, say.interruptible
         interrupted = False
@@ -367,8 +370,13 @@ class InterviewSession:
 
     # listener --------------------------------------------------------------------------
 
+    def _recognizer(self) -> Recognizer:
+        language = self.ctx.locale.split("-")[0].split("_")[0]
+        context = self._asked_text if self._asr_context else ""
+        return self.asr.recognizer(self.call.sample_rate, context, language)
+
     async def _listen(self) -> None:
-        recognizer = self.asr.recognizer(self.call.sample_rate)
+        recognizer = self._recognizer()
         preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         held: list[bytes] = []
         pause_frames = 0  # silent frames since SilenceBegan; 0 = not in a pause
@@ -388,7 +396,7 @@ class InterviewSession:
                     self._barge_in.set()
                     dropped = self.call.clear_output()
                     log.debug("barge-in on %s: dropped %d frames", self.call.call_id, dropped)
-                recognizer = self.asr.recognizer(self.call.sample_rate)
+                recognizer = self._recognizer()
                 for f in preroll:
                     await recognizer.feed(f)
                 preroll.clear()

