@@ -279,3 +279,17 @@ def test_a_chinese_interview_needs_a_multilingual_recognizer(tmp_path: Path) -> 
     assert message.startswith("speech.whisper_model:") and '"base"' in message
     cfg = load(tmp_path, '[interview]\nlocale = "zh"\n[speech]\nwhisper_model = "base"\n')
     assert cfg.speech.whisper_model == "base"
+
+
+def test_ari_keep_recordings_defaults_off_and_can_be_turned_on(tmp_path: Path) -> None:
+    assert Config().ari.keep_recordings is False
+    assert load(tmp_path, "[ari]\nkeep_recordings = true\n").ari.keep_recordings is True
+    cfg = load_config(None, env={"VOICEBOT_ARI__KEEP_RECORDINGS": "yes"})
+    assert cfg.ari.keep_recordings is True
+    assert error(tmp_path, '[ari]\nkeep_recordings = "maybe"\n').startswith("ari.keep_recordings")
+
+
+def test_the_example_file_documents_ari_keep_recordings() -> None:
+    example = Path(__file__).resolve().parents[1] / "voicebot.example.toml"
+    assert load_config(example, env={}).ari.keep_recordings is False
+    assert "keep_recordings" in example.read_text(encoding="utf-8")

@@ -168,6 +168,9 @@ class AriConfig:
     amd_context: str = ""  # dialplan context that runs AMD() and returns to Stasis; empty = off
     transfer_context: str = "voicebot-transfer"  # where transfer(extension) continues a call
     caller_id: str = ""
+    # a call recording is fetched to api.recordings_dir when the call ends; then it is deleted
+    # on Asterisk unless this is true
+    keep_recordings: bool = False
 
 
 @dataclass(frozen=True, slots=True)

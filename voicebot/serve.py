@@ -38,7 +38,7 @@ def make_bridge(cfg: Config, on_incoming: IncomingHandler | None, name: str = ""
     if name == "ari":
         from voicebot.telephony.ari import AriBridge
 
-        return AriBridge(cfg.ari, on_incoming)
+        return AriBridge(cfg.ari, on_incoming, recordings_dir=cfg.api.recordings_dir)
     if name == "agi":
         from voicebot.telephony.agi import AgiBridge
 

@@ -6,6 +6,8 @@ and answered 4xx as Asterisk would when it is wrong; every event sent is checked
 models in events.json (required fields and their types). Channels go Down → Ringing → Up;
 originates are scripted per endpoint; externalMedia streams μ-law RTP (payload type 0, 160
 bytes, 50 packets a second, paced) once its channel shares a bridge with a caller.
+A bridge recording is finalised when its bridge is destroyed: stored (a WAV file of its own
+per name), announced with RecordingFinished, served by /recordings/stored/{name}/file.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import itertools
 import json
 import re
 import time
 import uuid
+import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,6 +185,21 @@ def _recording(request: web.Request, target: str) -> web.Response:
     return web.json_response({**live, "state": "recording", "target_uri": target}, status=201)
 
 
+def recording_wav(name: str, seconds: float = 1.0) -> bytes:
+    """The WAV file Asterisk ends up with for recording `name`: 8 kHz mono PCM16, a tone
+    whose pitch depends on the name, so two recordings never have the same bytes."""
+    hz = 300 + sum(name.encode()) % 700
+    t = np.arange(int(8000 * seconds)) / 8000
+    pcm = (8000 * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm)
+    return out.getvalue()
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
@@ -262,7 +281,12 @@ BODY = web.RequestKey("body", dict)
 class AriServer:
     """A scripted Asterisk: `await start()`, then drive calls with `ring_in`, `dtmf`,
     `caller_hangup`, `crash_websocket`; `scripts[endpoint]` says how an originate goes:
-    answer | busy | no_answer | reject | machine (AMD says MACHINE) | human | gone_during_amd."""
+    answer | busy | no_answer | reject | machine (AMD says MACHINE) | human | gone_during_amd.
+
+    `stored` holds the recordings on Asterisk's disk, `finished` every recording ever
+    finalised (deleting one from `stored` keeps it there). `recording_fault`: "" | "missing"
+    (finished, but no file: 404) | "unreadable" (403) | "cut" (the download breaks off
+    half-way) | "stall" (the download stops sending half-way)."""
 
     def __init__(
         self,
@@ -282,6 +306,9 @@ class AriServer:
         self.events_sent: list[dict[str, Any]] = []
         self.apps: list[str] = []
         self.ws_refused = False
+        self.stored: dict[str, bytes] = {}
+        self.finished: dict[str, bytes] = {}
+        self.recording_fault = ""
         self.port = 0
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
@@ -557,8 +584,11 @@ class AriServer:
         return web.json_response(self.bridges[bid].to_json())
 
     async def _op_bridges_destroy(self, request: web.Request, bridgeId: str) -> web.Response:
-        if self.bridges.pop(bridgeId, None) is None:
+        bridge = self.bridges.pop(bridgeId, None)
+        if bridge is None:
             raise SpecError(404, "Bridge not found")
+        for name in bridge.recordings:  # the Recorder leaves; its file is closed a bit later
+            self._spawn(self._after(0.1, self._finish_recording(name, f"bridge:{bridgeId}")))
         return web.Response(status=204)
 
     async def _op_bridges_addChannel(self, request: web.Request, bridgeId: str) -> web.Response:
@@ -582,8 +612,54 @@ class AriServer:
     async def _op_bridges_record(self, request: web.Request, bridgeId: str) -> web.Response:
         if bridgeId not in self.bridges:
             raise SpecError(404, "Bridge not found")
-        self.bridges[bridgeId].recordings.append(request.query["name"])
+        name = request.query["name"]
+        live = any(name in b.recordings for b in self.bridges.values())
+        if live or (name in self.stored and request.query.get("ifExists", "fail") == "fail"):
+            raise SpecError(409, "A recording with the same name already exists on the system")
+        self.bridges[bridgeId].recordings.append(name)
         return _recording(request, f"bridge:{bridgeId}")
+
+    async def _finish_recording(self, name: str, target: str) -> None:
+        data = recording_wav(name)
+        self.finished[name] = data
+        if self.recording_fault != "missing":
+            self.stored[name] = data
+        live = {"name": name, "format": "wav", "state": "done", "target_uri": target}
+        await self.send_event("RecordingFinished", recording={**live, "duration": 1})
+
+    def _stored(self, name: str) -> bytes:
+        if name not in self.stored:
+            raise SpecError(404, "Recording not found")
+        return self.stored[name]
+
+    async def _op_recordings_getStoredFile(
+        self, request: web.Request, recordingName: str
+    ) -> web.StreamResponse:
+        data = self._stored(recordingName)
+        if self.recording_fault == "unreadable":
+            raise SpecError(403, "The recording file could not be opened")
+        resp = web.StreamResponse(headers={"Content-Type": "audio/wav"})
+        resp.content_length = len(data)
+        await resp.prepare(request)
+        if self.recording_fault in ("cut", "stall"):
+            await resp.write(data[: len(data) // 2])
+            transport = request.transport
+            assert transport is not None
+            # until voicebot gives up (or the server stops)
+            while self.recording_fault == "stall" and not transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            transport.close()
+            return resp
+        await resp.write(data)
+        await resp.write_eof()
+        return resp
+
+    async def _op_recordings_deleteStored(
+        self, request: web.Request, recordingName: str
+    ) -> web.Response:
+        self._stored(recordingName)
+        del self.stored[recordingName]
+        return web.Response(status=204)
 
     # events and scripted behaviour ------------------------------------------------------
 

@@ -44,21 +44,6 @@ class Handler:
 
 
 @pytest.fixture
-async def asterisk() -> AsyncIterator[AriServer]:
-    server = AriServer(password="secret")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def handler() -> Handler:
-    return Handler()
-
-
-@pytest.fixture
 async def ari(asterisk: AriServer, handler: Handler) -> AsyncIterator[AriBridge]:
     bridge = AriBridge(replace(CFG, url=asterisk.url), handler)  # type: ignore[arg-type]
     await bridge.start()
@@ -198,6 +183,29 @@ async def test_reconnect_drops_calls_whose_channels_vanished(
     assert await next_event(kept, Dtmf) == Dtmf("9", 120)  # the other call goes on
     await until(lambda: len(asterisk.bridges) == 1)  # the lost call's bridge is gone
     for call in (lost, kept):
+        handler.end(call)
+
+
+async def test_a_call_ringing_in_as_voicebot_connects_is_answered_not_swept(
+    asterisk: AriServer, handler: Handler
+) -> None:
+    """The candidate's StasisStart is already queued on the event socket when voicebot asks
+    Asterisk for its channels: the call is taken, not hung up as a leftover."""
+    list_channels = asterisk._op_channels_list
+    rang: list[Channel] = []
+
+    async def ring_then_list(request: object) -> object:
+        if not rang:
+            rang.append(await asterisk.ring_in("+15551230001"))
+        return await list_channels(request)  # type: ignore[arg-type]
+
+    asterisk._op_channels_list = ring_then_list  # type: ignore[method-assign]
+    async with AriBridge(replace(CFG, url=asterisk.url), handler) as ari:  # type: ignore[arg-type]
+        await asyncio.wait_for(ari.connected.wait(), 5)
+        call = await asyncio.wait_for(handler.calls.get(), 5)
+        assert call.call_id == rang[0].id
+        assert rang[0].id in asterisk.channels and rang[0].state == "Up"
+        assert not [r for r in asterisk.requests if r[0] == "hangup"]
         handler.end(call)
 
 

@@ -36,9 +36,10 @@ from voicebot.speech.models import forbid_downloads, vosk_model_dir, whisper_mod
 WHISPER_RATE = 16000
 _TAIL_S = 0.6  # a hallucinated tail starts this close to the end of the audio ...
 _TAIL_MIN_PROB = 0.15  # ... with a first word this unlikely
-# the end of the question, up to this many tokens: enough for its topic words; a longer prompt
-# doubles the decode time (measured: 14 tokens 0.37 s, 18 tokens 0.61 s for a 3 s answer)
-_PROMPT_TOKENS = 14
+# the end of the question, up to this many tokens (a question fits). Measured: a prompt makes
+# the decode slower (3 s answer: 0.37 s bare, 0.61 s with an 18-token question), and a prompt
+# cut to its last dozen tokens hears worse than none at all (bench_voice_invariance)
+_PROMPT_TOKENS = 64
 _T = TypeVar("_T")
 
 

@@ -6,6 +6,13 @@ over as a `Call`. Outbound calls are originated into the app; ringing, answer an
 cause of a failure come from channel events. The websocket reconnects with backoff and, once
 back, drops calls whose channels Asterisk no longer has. A call's bridge and externalMedia
 channel are torn down on every end path.
+
+A call recorded with `start_recording` is recorded by Asterisk, on Asterisk's disk. Once the
+call's bridge is gone (Asterisk finalises the file then, and says so with RecordingFinished),
+a background task fetches it (`GET /recordings/stored/{name}/file`) into
+`<recordings_dir>/<call_id>.wav` through a temporary file and a rename, then deletes it from
+Asterisk unless `ari.keep_recordings`. A fetch that fails costs one warning line, never the
+call's end.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -41,6 +51,7 @@ log = logging.getLogger(__name__)
 OUTBOUND_ARG = "voicebot-dial"
 PAYLOAD_TYPES = {"ulaw": 0, "slin16": 118}  # Asterisk's RTP payload types for the formats
 _WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_close=5)
+_ORPHAN_GRACE_S = 0.5  # after a reconnect, time for queued StasisStarts to claim channels
 
 
 class AriError(RuntimeError):
@@ -81,6 +92,7 @@ class AriCall(StreamCall):
         self._rtp_remote: tuple[str, int] | None = None
         self._sender = RtpSender()
         self.rtp_port = 0
+        self.recording: str | None = None  # the stored recording's name, once started
 
     async def send_dtmf(self, digits: str) -> None:
         await self.ari.request("POST", f"/channels/{self.channel_id}/dtmf", dtmf=digits)
@@ -106,10 +118,18 @@ class AriCall(StreamCall):
 
     async def start_recording(self, name: str) -> None:
         """Record the bridge (both sides). Call only after the candidate consented."""
-        if self.bridge_id is not None:
+        if self.bridge_id is None:
+            return
+        self.ari._recording_done.setdefault(name, asyncio.Event())
+        try:
             await self.ari.request(
                 "POST", f"/bridges/{self.bridge_id}/record", name=name, format="wav"
             )
+        except BaseException:
+            if self.recording != name:
+                self.ari._recording_done.pop(name, None)
+            raise
+        self.recording = name
 
     async def open_rtp(self) -> None:
         cfg = self.ari.cfg
@@ -164,13 +184,26 @@ class _Dialing:
 
 
 class AriBridge:
-    """The ARI controller; `await start()` connects (and keeps reconnecting) the event socket."""
+    """The ARI controller; `await start()` connects (and keeps reconnecting) the event socket.
+
+    `recordings_dir` is where finished call recordings are fetched to (the HTTP API serves
+    them from `api.recordings_dir`); None leaves them on Asterisk."""
 
     name = "ari"
+    finalise_wait_s = 5.0  # for Asterisk's RecordingFinished after the bridge is destroyed
+    fetch_timeout_s = 120.0  # the whole fetch, finalise wait included
+    shutdown_grace_s = 10.0  # stop() lets running fetches finish this long
 
-    def __init__(self, cfg: AriConfig, on_incoming: IncomingHandler | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AriConfig,
+        on_incoming: IncomingHandler | None = None,
+        *,
+        recordings_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.on_incoming = on_incoming
+        self.recordings_dir = Path(recordings_dir) if recordings_dir is not None else None
         self.calls: dict[str, AriCall] = {}
         self.malformed_events = 0
         self.connected = asyncio.Event()
@@ -181,6 +214,9 @@ class AriBridge:
         self._amd: dict[str, asyncio.Future[str]] = {}
         self._ours: set[str] = set()  # externalMedia channels we created
         self._tasks: set[asyncio.Task[None]] = set()
+        self._fetches: set[asyncio.Task[None]] = set()
+        self._recording_done: dict[str, asyncio.Event] = {}  # name -> finished (or failed)
+        self._recording_failed: dict[str, str] = {}  # name -> Asterisk's cause
         self._last_error = ""
 
     # lifecycle ----------------------------------------------------------------------------
@@ -198,8 +234,12 @@ class AriBridge:
         for call in list(self.calls.values()):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(call.hangup(), 3)
-        for task in [*self._tasks, *([self._events_task] if self._events_task else [])]:
+        if self._fetches:  # recordings of the calls just ended, while the socket still runs
+            await asyncio.wait(self._fetches, timeout=self.shutdown_grace_s)
+        for task in [*self._fetches, *self._tasks]:
             task.cancel()
+        if self._events_task is not None:
+            self._events_task.cancel()
         if self._http is not None:
             await self._http.close()
 
@@ -238,13 +278,17 @@ class AriBridge:
                     backoff.reset()
                     self._problem("")
                     log.info("ARI connected to %s as app %r", self.cfg.url, self.cfg.app)
-                    await self._reconcile()
-                    self.connected.set()
-                    async for msg in ws:
-                        if msg.type == aiohttp.WSMsgType.TEXT:
-                            await self._on_text(msg.data)
-                        elif msg.type == aiohttp.WSMsgType.ERROR:
-                            break
+                    # events flow while we reconcile: a call ringing in right now must reach
+                    # its StasisStart handler, not be taken for a leftover
+                    ready = asyncio.create_task(self._reconcile_then_ready())
+                    try:
+                        async for msg in ws:
+                            if msg.type == aiohttp.WSMsgType.TEXT:
+                                await self._on_text(msg.data)
+                            elif msg.type == aiohttp.WSMsgType.ERROR:
+                                break
+                    finally:
+                        ready.cancel()
                 self.connected.clear()
                 self._problem(f"ARI event socket to {self.cfg.url} closed")
             except aiohttp.WSServerHandshakeError as e:
@@ -266,25 +310,34 @@ class AriBridge:
             log.warning("%s; retrying with backoff", line)
         self._last_error = line
 
+    async def _reconcile_then_ready(self) -> None:
+        await self._reconcile()
+        self.connected.set()
+
     async def _reconcile(self) -> None:
         """After a (re)connect: calls whose channels Asterisk no longer has are over, and
         channels left in our app by an earlier voicebot process (it crashed) are cleaned up."""
+        # only what we knew before asking can be judged by the answer (events keep flowing)
+        calls, dialing_before = list(self.calls.values()), dict(self._dialing)
         try:
             channels = await self.request("GET", "/channels")
             live = {c["id"] for c in channels}
-            await self._sweep_orphans(channels)
         except (AriError, aiohttp.ClientError, KeyError, TypeError) as e:
             log.warning("ARI reconcile failed: %s", e)
             return
-        for call in list(self.calls.values()):
-            if call.channel_id not in live:
+        for call in calls:
+            if call.channel_id not in live and self.calls.get(call.channel_id) is call:
                 log.info("call %s: channel gone while ARI was disconnected", call.call_id)
                 self._spawn(self._end(call, HangupCause.FAILED, "channel lost during reconnect"))
-        for cid, dialing in list(self._dialing.items()):
+        for cid, dialing in dialing_before.items():
             if cid not in live and not dialing.answered.done():
                 dialing.answered.set_exception(
                     CallFailed(HangupCause.FAILED, None, "channel lost during reconnect")
                 )
+        try:
+            await self._sweep_orphans(channels)
+        except (AriError, aiohttp.ClientError, KeyError, TypeError) as e:
+            log.warning("ARI orphan sweep failed: %s", e)
 
     async def _sweep_orphans(self, channels: list[dict[str, Any]]) -> None:
         """Hang up channels in our Stasis app that no call of ours owns, and their bridges."""
@@ -297,6 +350,10 @@ class AriBridge:
             and (c.get("dialplan") or {}).get("app_name") == "Stasis"
             and str((c.get("dialplan") or {}).get("app_data", "")).split(",")[0] == self.cfg.app
         ]
+        if orphans:  # a StasisStart already on its way claims its channel within the grace
+            await asyncio.sleep(_ORPHAN_GRACE_S)
+            known = {c.channel_id for c in self.calls.values()} | set(self._dialing) | self._ours
+            orphans = [c for c in orphans if c not in known and c not in self._amd]
         if not orphans:
             return
         log.warning("ARI: hanging up %d channel(s) left by an earlier voicebot", len(orphans))
@@ -343,6 +400,14 @@ class AriBridge:
                 call.hangup_cause = event["cause"]
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             self._on_channel_gone(kind, cid or "", event)
+        elif kind in ("RecordingFinished", "RecordingFailed"):
+            recording = event.get("recording") or {}
+            name = str(recording.get("name", ""))
+            done = self._recording_done.get(name)
+            if done is not None:
+                if kind == "RecordingFailed":
+                    self._recording_failed[name] = str(recording.get("cause", "")) or "failed"
+                done.set()
         else:
             log.debug("ARI: %s ignored", kind)
 
@@ -533,6 +598,73 @@ class AriBridge:
             self._ours.discard(media_id)
         if bridge_id is not None:
             await self._quietly("DELETE", f"/bridges/{bridge_id}")
+        name, call.recording = call.recording, None
+        if name is not None:
+            if self.recordings_dir is None:
+                self._recording_done.pop(name, None)
+                log.info("call %s: recording left on Asterisk as %r", call.call_id, name)
+            else:
+                task = asyncio.create_task(self._collect_recording(call.call_id, name))
+                self._fetches.add(task)
+                task.add_done_callback(self._fetches.discard)
+
+    # recordings ---------------------------------------------------------------------------
+
+    async def _collect_recording(self, call_id: str, name: str) -> None:
+        """Fetch a finished recording to `<recordings_dir>/<call_id>.wav`, then delete it on
+        Asterisk. Any failure is one warning line; the call has ended either way."""
+        assert self.recordings_dir is not None
+        done = self._recording_done.get(name)
+        path = self.recordings_dir / f"{call_id}.wav"
+        try:
+            async with asyncio.timeout(self.fetch_timeout_s):
+                if done is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(done.wait(), self.finalise_wait_s)
+                if name in self._recording_failed:
+                    cause = self._recording_failed[name]
+                    log.warning("call %s: Asterisk's recording failed (%s)", call_id, cause)
+                    return
+                size = await self._fetch_recording(name, path)
+        except Exception as e:  # HTTP 404/403, a broken or stalled download, a full disk
+            why = str(e) or type(e).__name__
+            log.warning("call %s: recording not fetched from Asterisk: %s", call_id, why)
+            return
+        finally:
+            self._recording_done.pop(name, None)
+            self._recording_failed.pop(name, None)
+        log.info("call %s: recording saved to %s (%d bytes)", call_id, path, size)
+        if self.cfg.keep_recordings:
+            return
+        try:
+            await self.request("DELETE", f"/recordings/stored/{quote(name, safe='')}")
+        except Exception as e:
+            log.warning("call %s: recording saved but not deleted on Asterisk: %s", call_id, e)
+
+    async def _fetch_recording(self, name: str, path: Path) -> int:
+        """GET the stored recording's file into `path` atomically; returns its size."""
+        assert self._http is not None, "AriBridge.start() first"
+        api_path = f"/recordings/stored/{quote(name, safe='')}/file"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        size = 0
+        try:
+            async with self._http.get(
+                self._base + api_path, timeout=aiohttp.ClientTimeout(total=None, sock_read=30)
+            ) as resp:
+                if resp.status >= 400:
+                    raise AriError("GET", api_path, resp.status, await resp.text())
+                with tmp.open("wb") as f:
+                    async for chunk in resp.content.iter_chunked(1 << 16):
+                        f.write(chunk)
+                        size += len(chunk)
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return size
 
     async def _quietly(self, method: str, path: str, **query: str) -> None:
         """A teardown request: 404 means already gone; other failures are logged, not raised."""
