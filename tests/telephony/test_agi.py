@@ -11,6 +11,7 @@ import pytest
 
 from tests.peers.agi_peer import AgiPeer
 from tests.peers.ami_peer import AmiPeer
+from tests.telephony.conftest import started
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AgiConfig
 from voicebot.telephony.agi import AgiBridge
@@ -28,12 +29,8 @@ CFG = AgiConfig(
 
 @pytest.fixture
 async def ami() -> AsyncIterator[AmiPeer]:
-    peer = AmiPeer()
-    await peer.start()
-    try:
+    async with started(AmiPeer()) as peer:
         yield peer
-    finally:
-        await peer.stop()
 
 
 @pytest.fixture
@@ -48,12 +45,8 @@ async def bridge(ami: AmiPeer, taken: asyncio.Queue[AudioSocketCall]) -> AsyncIt
         await call.finished.wait()
 
     b = AgiBridge(replace(CFG, ami_port=ami.port), on_call)  # type: ignore[arg-type]
-    await b.start()
-    await asyncio.wait_for(b.logged_in.wait(), 5)
-    try:
+    async with started(b, lambda b: b.logged_in):
         yield b
-    finally:
-        await b.stop()
 
 
 async def test_fastagi_call_is_handed_to_audiosocket_with_its_variables(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.peers.ari_server import AriServer, Channel
+from tests.telephony.conftest import Handler, started
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AriConfig
 from voicebot.telephony.ari import AriBridge, AriCall, AriError
@@ -26,32 +27,11 @@ CFG = AriConfig(
 )
 
 
-class Handler:
-    """Inbound calls land here; the test decides when each one's session ends."""
-
-    def __init__(self) -> None:
-        self.calls: asyncio.Queue[AriCall] = asyncio.Queue()
-        self.release: dict[str, asyncio.Future[None]] = {}
-
-    async def __call__(self, call: AriCall) -> None:  # type: ignore[override]
-        self.release[call.call_id] = asyncio.get_running_loop().create_future()
-        self.calls.put_nowait(call)
-        await self.release[call.call_id]
-
-    def end(self, call: AriCall, error: Exception | None = None) -> None:
-        fut = self.release[call.call_id]
-        fut.set_exception(error) if error else fut.set_result(None)
-
-
 @pytest.fixture
 async def ari(asterisk: AriServer, handler: Handler) -> AsyncIterator[AriBridge]:
     bridge = AriBridge(replace(CFG, url=asterisk.url), handler)  # type: ignore[arg-type]
-    await bridge.start()
-    await asyncio.wait_for(bridge.connected.wait(), 5)
-    try:
+    async with started(bridge, lambda b: b.connected):
         yield bridge
-    finally:
-        await bridge.stop()
 
 
 async def answered_call(asterisk: AriServer, handler: Handler) -> tuple[Channel, AriCall]:

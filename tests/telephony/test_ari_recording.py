@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.peers.ari_server import AriServer
-from tests.telephony.test_ari import CFG, Handler, answered_call, leftovers, next_event, until
+from tests.telephony.conftest import Handler, started
+from tests.telephony.test_ari import CFG, answered_call, leftovers, next_event, until
 from voicebot.config import ApiConfig, Config
 from voicebot.serve import make_bridge
 from voicebot.telephony.ari import AriBridge, AriCall
@@ -38,11 +39,8 @@ async def connected(bridge: AriBridge) -> AriBridge:
 @pytest.fixture
 async def ari(asterisk: AriServer, handler: Handler, rec_dir: Path) -> AsyncIterator[AriBridge]:
     bridge = AriBridge(replace(CFG, url=asterisk.url), handler, recordings_dir=rec_dir)  # type: ignore[arg-type]
-    await connected(bridge)
-    try:
+    async with started(bridge, lambda b: b.connected):
         yield bridge
-    finally:
-        await bridge.stop()
 
 
 def recording_ops(asterisk: AriServer) -> list[tuple[str, str]]:

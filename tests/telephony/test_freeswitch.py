@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from tests.peers.esl_peer import EslPeer
+from tests.telephony.conftest import started
 from tests.telephony.test_ari import until
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import FreeswitchConfig, SipConfig
@@ -21,23 +22,15 @@ CFG = FreeswitchConfig(port=1, endpoint="sofia/gateway/trunk/{number}")
 
 @pytest.fixture
 async def freeswitch() -> AsyncIterator[EslPeer]:
-    peer = EslPeer()
-    await peer.start()
-    try:
+    async with started(EslPeer()) as peer:
         yield peer
-    finally:
-        await peer.stop()
 
 
 @pytest.fixture
 async def fs(freeswitch: EslPeer) -> AsyncIterator[FreeswitchBridge]:
     bridge = FreeswitchBridge(replace(CFG, port=freeswitch.port), BOT_SIP)
-    await bridge.start()
-    await asyncio.wait_for(bridge.connected.wait(), 5)
-    try:
+    async with started(bridge, lambda b: b.connected):
         yield bridge
-    finally:
-        await bridge.stop()
 
 
 async def send_tone(call: Call, freq: float, seconds: float) -> None:

@@ -142,6 +142,7 @@ class InterviewSession:
         self._asking: str | None = None  # the question the candidate is answering
         self._asked_text = ""  # its words: the recognizer decodes the answer in their light
         self._asr_context = speech.asr_context
+        self._language = ctx.locale.split("-")[0].split("_")[0]  # "zh-CN" -> "zh"
         self._pending_ends: set[asyncio.Task[None]] = set()
 
     # public ----------------------------------------------------------------------------
@@ -371,9 +372,8 @@ class InterviewSession:
     # listener --------------------------------------------------------------------------
 
     def _recognizer(self) -> Recognizer:
-        language = self.ctx.locale.split("-")[0].split("_")[0]
         context = self._asked_text if self._asr_context else ""
-        return self.asr.recognizer(self.call.sample_rate, context, language)
+        return self.asr.recognizer(self.call.sample_rate, context, self._language)
 
     async def _listen(self) -> None:
         recognizer = self._recognizer()

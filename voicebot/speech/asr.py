@@ -177,7 +177,7 @@ class WhisperEngine:
             temperature=0.0,
             vad_filter=False,
             condition_on_previous_text=False,
-            initial_prompt=self._prompt(context) or None,
+            initial_prompt=self._prompt(context),
             word_timestamps=True,
             # bound decode time and repetition loops ("May, May, May, ...") on unclear audio
             max_new_tokens=min(440, int(seconds * 10) + 10),
@@ -205,18 +205,12 @@ class WhisperEngine:
             decode_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _prompt(self, context: str) -> str:
-        """The last words of `context` that fit in `_PROMPT_TOKENS` (Chinese: characters)."""
-        words = context.split() if " " in context.strip() else list(context.strip())
-        joiner = " " if " " in context.strip() else ""
-        encode = self._model.hf_tokenizer.encode
-        kept: list[str] = []
-        for word in reversed(words):
-            candidate = joiner.join([word, *kept])
-            if len(encode(" " + candidate, add_special_tokens=False).ids) > _PROMPT_TOKENS:
-                break
-            kept.insert(0, word)
-        return joiner.join(kept)
+    def _prompt(self, context: str) -> list[int] | None:
+        """The last `_PROMPT_TOKENS` tokens of `context` (a question fits whole)."""
+        if not context.strip():
+            return None
+        ids = self._model.hf_tokenizer.encode(" " + context.strip(), add_special_tokens=False).ids
+        return ids[-_PROMPT_TOKENS:]
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
