@@ -167,6 +167,16 @@ def test_example_jobs_load_with_their_competency_model() -> None:
             "",
             "job.yaml:12: competencies[1].key_phrases: required",
         ),
+        (
+            "    key_phrases: [team]\n",
+            "    key_phrases: [team]\n    level5_features:\n      - {id: listened, txt: Asked.}\n",
+            "competencies[1].level5_features[0].txt: unknown key",
+        ),
+        (
+            "    key_phrases: [team]\n",
+            "    key_phrases: [team]\n    level5_features: [{id: listened, text: Asked.}]\n",
+            "competencies[1].level5_features: at least 2 features",
+        ),
     ],
 )
 def test_each_mistake_is_one_error_naming_line_and_field(
@@ -177,6 +187,27 @@ def test_each_mistake_is_one_error_naming_line_and_field(
         load_job(write(tmp_path, JOB.replace(old, new, 1)))
     assert error in str(raised.value)
     assert str(tmp_path) in str(raised.value)
+
+
+def test_level5_features_are_the_competencys_checklist(tmp_path: Path) -> None:
+    features = (
+        "    level5_features:\n"
+        '      - {id: listened, text: "asked for the other view, and understood it"}\n'
+        "      - id: agreed\n        text: decided together on evidence\n"
+    )
+    job = load_job(
+        write(
+            tmp_path,
+            JOB.replace("    key_phrases: [team]\n", "    key_phrases: [team]\n" + features),
+        )
+    )
+    collab = job.competency("collaboration")
+    assert collab is not None
+    assert [(f.id, f.text) for f in collab.level5_features] == [
+        ("listened", "asked for the other view, and understood it"),
+        ("agreed", "decided together on evidence"),
+    ]
+    assert job.competency("problem_solving").level5_features == ()  # type: ignore[union-attr]
 
 
 def test_weights_may_sum_to_100(tmp_path: Path) -> None:

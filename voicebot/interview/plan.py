@@ -9,6 +9,7 @@ code. The format is documented by example in `examples/jobs/backend-engineer.yam
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Mapping
@@ -68,6 +69,14 @@ class KeyPhrase:
 
 
 @dataclass(frozen=True, slots=True)
+class Feature:
+    """One observable behaviour that a level-5 answer shows (the rubric's checklist)."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Competency:
     id: str
     name: str
@@ -75,6 +84,8 @@ class Competency:
     weight: float = 1.0  # normalised: a job's weights sum to 1
     key_phrases: tuple[KeyPhrase, ...] = ()
     anchors: Mapping[int, str] = field(default_factory=dict)  # level (1, 3, 5 ...) -> example
+    # level 4 = a level-3 story plus two of these, level 5 = all; empty: derived from anchors
+    level5_features: tuple[Feature, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,7 +508,7 @@ def _competencies(ck: _Checker, items: Any) -> tuple[Competency, ...]:
         ck.mapping(
             item,
             where,
-            ("id", "name", "description", "weight", "key_phrases", "anchors"),
+            ("id", "name", "description", "weight", "key_phrases", "anchors", "level5_features"),
             "competency fields",
         )
         cid = ck.ident(ck.text(item, "id", f"{where}.id"), f"{where}.id")
@@ -514,6 +525,9 @@ def _competencies(ck: _Checker, items: Any) -> tuple[Competency, ...]:
                 weight=weight,
                 key_phrases=_key_phrases(ck, item.get("key_phrases"), f"{where}.key_phrases"),
                 anchors=_anchors(ck, item.get("anchors"), f"{where}.anchors"),
+                level5_features=_features(
+                    ck, item.get("level5_features"), f"{where}.level5_features"
+                ),
             )
         )
     total = sum(c.weight for c in out)
@@ -523,10 +537,7 @@ def _competencies(ck: _Checker, items: Any) -> tuple[Competency, ...]:
         raise ck.fail(
             "competencies", f"weights sum to {listed} = {total:g}; they must sum to 1 (or 100)"
         )
-    return tuple(
-        Competency(c.id, c.name, c.description, c.weight / total, c.key_phrases, c.anchors)
-        for c in out
-    )
+    return tuple(dataclasses.replace(c, weight=c.weight / total) for c in out)
 
 
 def _key_phrases(ck: _Checker, items: Any, where: str) -> tuple[KeyPhrase, ...]:
@@ -547,6 +558,24 @@ def _key_phrases(ck: _Checker, items: Any, where: str) -> tuple[KeyPhrase, ...]:
                 ck.words(item, "synonyms", f"{sub}.synonyms"),
             )
         )
+    return tuple(out)
+
+
+def _features(ck: _Checker, items: Any, where: str) -> tuple[Feature, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not items:
+        raise ck.fail(where, "expected a list of {id, text}: what a level-5 answer shows")
+    out: list[Feature] = []
+    for i, item in enumerate(items):
+        sub = f"{where}[{i}]"
+        ck.mapping(item, sub, ("id", "text"), "feature fields")
+        fid = ck.ident(ck.text(item, "id", f"{sub}.id"), f"{sub}.id")
+        if any(f.id == fid for f in out):
+            raise ck.fail(f"{sub}.id", f"duplicate feature id {fid!r}")
+        out.append(Feature(fid, ck.text(item, "text", f"{sub}.text")))
+    if len(out) < 2:
+        raise ck.fail(where, "at least 2 features: level 4 needs two of them")
     return tuple(out)
 
 
