@@ -106,6 +106,27 @@ async def test_ami_originate_answered_over_audiosocket(bridge: AgiBridge, ami: A
     assert abs(dominant_hz(callee.audio()) - 440) < 30
 
 
+@pytest.mark.parametrize(
+    ("script", "cause", "q850"),
+    [
+        ("busy", HangupCause.BUSY, 17),  # Asterisk 22: OriginateResponse Reason 0, Hangup 17
+        ("decline", HangupCause.REJECTED, 21),  # Reason 0; the Hangup (21) comes after it
+        ("no_answer", HangupCause.NO_ANSWER, 19),
+        ("unroutable", HangupCause.FAILED, None),  # no channel: Reason 0 is all there is
+    ],
+)
+async def test_failed_originate_takes_the_cause_from_its_channel(
+    bridge: AgiBridge, ami: AmiPeer, script: str, cause: HangupCause, q850: int | None
+) -> None:
+    ami.scripts["PJSIP/+15550005555@trunk"] = script
+    with pytest.raises(CallFailed) as failed:
+        await bridge.dial("+15550005555", ring_timeout=5)
+    assert (failed.value.cause, failed.value.status) == (cause, q850)
+    (action,) = ami.originates
+    assert action["ChannelId"]  # the channel is named, so its events can be followed
+    assert not ami.channels and not bridge.audiosocket._expected
+
+
 async def test_dial_without_ami_session_fails_clearly() -> None:
     async with AgiBridge(replace(CFG, ami_port=9)) as b:
         with pytest.raises(CallFailed) as failed:

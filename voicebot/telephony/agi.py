@@ -2,8 +2,11 @@
 receives the calls the dialplan sends, and the AudioSocket server carries the audio.
 
 Outbound: AMI `Originate` into `agi.context`, whose dialplan runs
-`AudioSocket(${VOICEBOT_UUID},host:port)`; the call is answered when that socket connects,
-failed when `OriginateResponse` says so (busy, no answer, congestion). Inbound: the dialplan
+`AudioSocket(${VOICEBOT_UUID},host:port)`; the call is answered when that socket connects.
+The Originate names its channel (`ChannelId` = the call's UUID) because Asterisk 22's
+`OriginateResponse` says only "Reason: 0" for a busy (486) or declined (603) callee: the
+cause is that channel's `Hangup` (Q.850 17 busy, 21 rejected, 19 no answer), as over ARI.
+Inbound: the dialplan
 runs `AGI(agi://voicebot/interview)`; voicebot reads the `agi_*` environment, answers and
 hands the channel to `AudioSocket` with a fresh UUID. The AMI session logs in again with
 backoff after a drop; a wrong host or secret is one log line, then quiet retries.
@@ -25,21 +28,62 @@ from panoramisk.message import Message
 from voicebot.config import AgiConfig
 from voicebot.pii import redact
 from voicebot.telephony.audiosocket import AudioSocketCall, AudioSocketServer, Expected
-from voicebot.telephony.base import CallFailed, Direction, HangupCause, IncomingHandler
+from voicebot.telephony.base import (
+    CallFailed,
+    Direction,
+    HangupCause,
+    IncomingHandler,
+    cause_from_q850,
+)
 from voicebot.telephony.bridges import Backoff
 
 log = logging.getLogger(__name__)
 
 AGI_HEADER_LIMIT = 16384  # an agi_* environment is well under 2 kB
 AGI_HEADER_TIMEOUT = 5.0
-# OriginateResponse "Reason" codes (Asterisk's AST_CONTROL_* values)
-ORIGINATE_REASONS = {
-    0: HangupCause.FAILED,  # no such extension / channel could not be created
-    1: HangupCause.REJECTED,  # hung up before answering
-    3: HangupCause.NO_ANSWER,  # rang out
-    5: HangupCause.BUSY,
-    8: HangupCause.FAILED,  # congestion
-}
+# What an OriginateResponse's "Reason" (Asterisk's AST_CONTROL_* value) means as a Q.850
+# cause, used only when the channel left no Hangup to read (Asterisk 22 says 0 for busy too)
+ORIGINATE_REASON_Q850 = {1: 21, 3: 19, 5: 17, 8: 34}
+# DialEnd's DialStatus as a Q.850 cause, when the channel's Hangup did not arrive
+DIAL_STATUS_Q850 = {"BUSY": 17, "NOANSWER": 19, "CONGESTION": 34, "CHANUNAVAIL": 20}
+# after a failed OriginateResponse, how long to wait for the channel's Hangup (it often
+# follows the response: no answer, 603)
+HANGUP_WAIT_S = 3.0
+CHANNEL_EVENTS = ("Newchannel", "DialEnd", "HangupRequest", "SoftHangupRequest", "Hangup")
+
+
+class _Dialled:
+    """What AMI said about one originated channel (matched by its `Uniqueid`)."""
+
+    def __init__(self) -> None:
+        self.created = False
+        self.cause: int | None = None  # Q.850, from Hangup (or HangupRequest until then)
+        self.cause_txt = ""
+        self.dial_status = ""
+        self.hung_up = asyncio.Event()
+
+    def update(self, event: Message) -> None:
+        kind = event.get("Event", "")
+        if kind == "Newchannel":
+            self.created = True
+        elif kind == "DialEnd":
+            self.dial_status = str(event.get("DialStatus", ""))
+        elif kind in ("HangupRequest", "SoftHangupRequest", "Hangup"):
+            cause = _int(event.get("Cause"))
+            self.cause = cause or self.cause  # Hangup's own cause wins over the request's
+            if kind == "Hangup":
+                self.cause_txt = str(event.get("Cause-txt", ""))
+                self.hung_up.set()
+
+    def failure(self, reason: int) -> CallFailed:
+        """The dial's cause: the channel's hang-up cause, else DialStatus, else Reason."""
+        code = self.cause or DIAL_STATUS_Q850.get(self.dial_status)
+        if code:
+            why = self.cause_txt or self.dial_status or f"cause {code}"
+            return CallFailed(cause_from_q850(code), code, why)
+        code = ORIGINATE_REASON_Q850.get(reason)
+        cause = cause_from_q850(code) if code else HangupCause.FAILED
+        return CallFailed(cause, code, f"OriginateResponse reason {reason}")
 
 
 class _Ami(Manager):  # type: ignore[misc]
@@ -48,6 +92,14 @@ class _Ami(Manager):  # type: ignore[misc]
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self.lost = asyncio.Event()
+        self.dialled: dict[str, _Dialled] = {}
+        for name in CHANNEL_EVENTS:
+            self.register_event(name, self._channel_event)
+
+    def _channel_event(self, _manager: Manager, event: Message) -> None:
+        watch = self.dialled.get(str(event.get("Uniqueid", "")))
+        if watch is not None:
+            watch.update(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
@@ -165,8 +217,10 @@ class AgiBridge:
     async def dial(
         self, number: str, *, variables: Mapping[str, str] = {}, ring_timeout: float = 30.0
     ) -> AudioSocketCall:
-        """Originate through AMI; the call is answered when its AudioSocket connects."""
-        if self._ami is None:
+        """Originate through AMI; the call is answered when its AudioSocket connects, failed
+        with the cause of the channel's `Hangup` when it ends first."""
+        ami = self._ami
+        if ami is None:
             raise CallFailed(HangupCause.FAILED, None, "not logged in to AMI")
         loop = asyncio.get_running_loop()
         connected: asyncio.Future[AudioSocketCall] = loop.create_future()
@@ -174,12 +228,14 @@ class AgiBridge:
         call_uuid = self.audiosocket.expect(expected)
         chan_vars = {"VOICEBOT_UUID": call_uuid, "VOICEBOT_AUDIOSOCKET": self.audiosocket_address}
         chan_vars.update(variables)
+        watch = ami.dialled[call_uuid] = _Dialled()
         try:
             # Async: panoramisk resolves this with [queued reply, OriginateResponse event]
-            response = self._ami.send_action(
+            response = ami.send_action(
                 {
                     "Action": "Originate",
                     "Channel": self.cfg.channel.format(number=number),
+                    "ChannelId": call_uuid,
                     "Context": self.cfg.context,
                     "Exten": "s",
                     "Priority": "1",
@@ -188,19 +244,48 @@ class AgiBridge:
                     "Variable": [f"{k}={v}" for k, v in chan_vars.items()],
                 }
             )
-            async with asyncio.timeout(ring_timeout + 10):
-                done, _ = await asyncio.wait(
-                    {connected, response}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if connected not in done:
-                    _raise_unless_answered(response.result())
-                call = await connected  # answered: the dialplan connects the AudioSocket
+            hung_up = asyncio.ensure_future(watch.hung_up.wait())
+            lost = asyncio.ensure_future(ami.lost.wait())
+            try:
+                async with asyncio.timeout(ring_timeout + 10):
+                    call = await self._answered(connected, response, hung_up, lost, watch)
+            finally:
+                hung_up.cancel()
+                lost.cancel()
         except TimeoutError:
-            raise CallFailed(HangupCause.NO_ANSWER, None, "no answer in time") from None
+            raise CallFailed(HangupCause.NO_ANSWER, 19, "no answer in time") from None
         finally:
             self.audiosocket.forget(call_uuid)
+            ami.dialled.pop(call_uuid, None)
         log.info("AMI call %s answered (%s)", call.call_id, redact(number))
         return call
+
+    async def _answered(
+        self,
+        connected: asyncio.Future[AudioSocketCall],
+        response: asyncio.Future[Any],
+        hung_up: asyncio.Future[Any],
+        lost: asyncio.Future[Any],
+        watch: _Dialled,
+    ) -> AudioSocketCall:
+        """Wait for the AudioSocket; a failed Originate or an early hang-up raises the cause."""
+        pending: set[asyncio.Future[Any]] = {connected, response, hung_up, lost}
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if connected in done:
+                return connected.result()
+            if hung_up in done:  # the channel ended before its AudioSocket connected
+                raise watch.failure(0)
+            if lost in done:
+                raise CallFailed(HangupCause.FAILED, None, "AMI connection lost while dialling")
+            if response in done:
+                reason = _originate_failure(response.result())
+                if reason is not None:
+                    if watch.created and not watch.hung_up.is_set():
+                        # the Hangup with the cause may follow the response (603, no answer)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(asyncio.shield(hung_up), HANGUP_WAIT_S)
+                    raise watch.failure(reason)
 
     # FastAGI ------------------------------------------------------------------------------
 
@@ -252,15 +337,24 @@ class AgiBridge:
         self.audiosocket.forget(call_uuid)
 
 
-def _raise_unless_answered(result: Message | list[Message]) -> None:
-    """A refused Originate is one reply; a queued one ends with its OriginateResponse."""
+def _originate_failure(result: Message | list[Message]) -> int | None:
+    """None when the Originate went through; else the OriginateResponse's Reason (a refused
+    Originate is a single Error reply: -1)."""
     if not isinstance(result, list):
+        if result.get("Response") == "Success":
+            return None
         raise CallFailed(HangupCause.FAILED, None, f"Originate refused: {result.message}")
     event = result[-1]
-    if event.get("Response") != "Success":
-        reason = int(event.get("Reason", 0) or 0)
-        cause = ORIGINATE_REASONS.get(reason, HangupCause.FAILED)
-        raise CallFailed(cause, reason, f"OriginateResponse reason {reason}")
+    if event.get("Response") == "Success":
+        return None
+    return _int(event.get("Reason"))
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _parse_agi_env(text: str) -> OrderedDict[str, str]:
