@@ -205,9 +205,18 @@ def demo(
 
 
 @app.command()
-def doctor(config: ConfigOpt = None) -> None:
-    """Check config, models, tools and ports; one verdict per line."""
-    checks: list[tuple[str, bool, str]] = []
+def doctor(
+    config: ConfigOpt = None,
+    bridge: Annotated[
+        str | None,
+        typer.Option(
+            help="ari | agi: also connect to the PBX and check its side "
+            "(default: the config's `bridge` when it is ari or agi)."
+        ),
+    ] = None,
+) -> None:
+    """Check config, models, tools and ports (and the PBX side); one verdict per line."""
+    checks: list[tuple[str, bool | None, str]] = []
     try:
         cfg = _config(config)
         checks.append(("config", True, "valid"))
@@ -225,10 +234,18 @@ def doctor(config: ConfigOpt = None) -> None:
             (f"tool {tool}", path is not None, path or f"not installed (needed for {needed})")
         )
     checks.append(_port_check(cfg.sip.listen_host, cfg.sip.listen_port))
+    pbx = bridge or (cfg.bridge if cfg.bridge in ("ari", "agi") else None)
+    if pbx is not None:
+        from voicebot.telephony.doctor import pbx_checks
+
+        if pbx not in ("ari", "agi"):
+            _fail(f"--bridge: {pbx!r} is not one of ari, agi")
+        checks += asyncio.run(pbx_checks(cfg, pbx))
     ok_all = True
     for name, ok, detail in checks:
-        ok_all &= ok
-        typer.echo(f"{'ok  ' if ok else 'FAIL'} {name:22} {detail}")
+        ok_all &= ok is not False
+        verdict = "skip" if ok is None else "ok  " if ok else "FAIL"
+        typer.echo(f"{verdict} {name:22} {detail}")
     raise typer.Exit(0 if ok_all else 1)
 
 

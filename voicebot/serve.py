@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -135,24 +137,34 @@ async def serve(
 
 
 def asterisk_snippet(cfg: Config) -> str:
-    """asterisk.conf.example and the dialplans, with voicebot's settings filled in."""
+    """asterisk.conf.example and the dialplans, with voicebot's settings filled in.
+
+    ARI and AMI bind where voicebot connects to them (loopback by default), the manager.conf
+    permit is the address voicebot connects *from* (a refused permit looks to voicebot exactly
+    like a wrong secret), and the inbound 7000 line of the configured bridge is the live one,
+    so on one machine the output loads into Asterisk and works unedited."""
     bot_host = cfg.sip.public_host or cfg.sip.listen_host
+    ari_url = urlsplit(cfg.ari.url)
+    ami_bind = _address_of(cfg.agi.ami_host)
     values = {
-        "ari_port": str(urlsplit(cfg.ari.url).port or 8088),
+        "ari_bindaddr": _address_of(ari_url.hostname or "127.0.0.1"),
+        "ari_port": str(ari_url.port or 8088),
         "ari_username": cfg.ari.username,
         "ari_password": cfg.ari.password or "CHANGE-ME",
         "ari_app": cfg.ari.app,
         "ari_amd_context": cfg.ari.amd_context or "voicebot-amd",
         "ari_transfer_context": cfg.ari.transfer_context,
+        "ami_bindaddr": ami_bind,
         "ami_port": str(cfg.agi.ami_port),
         "ami_username": cfg.agi.ami_username,
         "ami_password": cfg.agi.ami_password or "CHANGE-ME",
+        "ami_permit": _source_address(ami_bind, cfg.agi.ami_port),
         "voicebot_host": bot_host,
-        "agi_host": cfg.agi.agi_host,
+        "agi_host": _reachable(cfg.agi.agi_host, bot_host),
         "agi_port": str(cfg.agi.agi_port),
         "agi_context": cfg.agi.context,
         "audiosocket_address": cfg.agi.audiosocket_public
-        or f"{cfg.agi.audiosocket_host}:{cfg.agi.audiosocket_port}",
+        or f"{_reachable(cfg.agi.audiosocket_host, bot_host)}:{cfg.agi.audiosocket_port}",
         "sip_username": cfg.sip.username,
         "sip_password": cfg.sip.password or "CHANGE-ME",
         "bot_uri": cfg.freeswitch.bot_uri or f"{bot_host}:{cfg.sip.listen_port}",
@@ -162,5 +174,62 @@ def asterisk_snippet(cfg: Config) -> str:
     for path in SNIPPET_FILES:
         text = path.read_text(encoding="utf-8")
         filled = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m[1], m[0]), text)
-        parts.append(f";;;; ===== {path.relative_to(REPO)} =====\n{filled}")
+        parts.append(f";;;; ===== {path.relative_to(REPO)} =====\n{_live_line(filled, cfg.bridge)}")
     return "\n".join(parts)
+
+
+SECTION = re.compile(r"^;-{20,} (\S+\.conf)\b.*$", re.MULTILINE)
+
+
+def asterisk_snippet_files(cfg: Config) -> dict[str, str]:
+    """The snippet split by target file (http.conf, ari.conf, amd.conf, manager.conf,
+    modules.conf, pjsip.conf, extensions.conf): what a fresh Asterisk needs added."""
+    text = asterisk_snippet(cfg)
+    ast_part, _, rest = text.partition(";;;; ===== dialplans/asterisk-extensions.conf =====\n")
+    dialplan = rest.split(";;;; ===== ", 1)[0]
+    files: dict[str, str] = {}
+    pieces = SECTION.split(ast_part)  # [preamble, name, body, name, body, …]
+    for name, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        files[name] = files.get(name, "") + body.strip("\n") + "\n"
+    files["extensions.conf"] = dialplan
+    return files
+
+
+def _live_line(text: str, bridge: str) -> str:
+    """Uncomment the dialplan lines tagged `; <bridge>` (`;exten => …  ; ari`), comment out
+    the other bridges' lines; with the freeswitch bridge the `sip` line stays live."""
+    live = "sip" if bridge == "freeswitch" else bridge
+
+    def toggle(m: re.Match[str]) -> str:
+        line = m[2] + m[3] + m[4]
+        return line if m[4] == live else f";{line}"
+
+    return re.sub(r"^(;?)(exten => .*?)(\s+; )(sip|ari|agi)\b", toggle, text, flags=re.MULTILINE)
+
+
+def _address_of(host: str) -> str:
+    """The IP address `host` names (what Asterisk binds ARI/AMI to); loopback if unknown."""
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET)[0][4][0]
+    except (OSError, IndexError):
+        return "127.0.0.1"
+
+
+def _source_address(host: str, port: int) -> str:
+    """The local address this machine's connections to host:port come from (the AMI
+    permit); a loopback target is reached from 127.0.0.1."""
+    if ipaddress.ip_address(host).is_loopback:
+        return "127.0.0.1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((host, port))  # UDP: no packet is sent, only the route is looked up
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _reachable(listen_host: str, bot_host: str) -> str:
+    """Where Asterisk reaches a server voicebot listens on (a wildcard bind is not one)."""
+    if listen_host in ("", "0.0.0.0", "::"):
+        return bot_host if bot_host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    return listen_host

@@ -4,6 +4,7 @@ wire formats (AMI, AGI, AudioSocket)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -12,6 +13,7 @@ import pytest
 from tests.peers.agi_peer import AgiPeer
 from tests.peers.ami_peer import AmiPeer
 from tests.telephony.conftest import started
+from tests.telephony.test_ari import until
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import AgiConfig
 from voicebot.telephony.agi import AgiBridge
@@ -145,3 +147,17 @@ async def test_audio_socket_calls_end_with_hungup(
     events = [ev async for ev in call.events()]
     assert isinstance(events[-1], HungUp) and events[-1].by_remote
     await asyncio.wait_for(session, 5)
+
+
+async def test_a_refused_login_names_the_credentials_and_the_acl_address(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Asterisk answers a manager.conf permit/deny refusal exactly like a bad secret."""
+    caplog.set_level(logging.WARNING, "voicebot.telephony")
+    async with started(AmiPeer(permitted=False)) as peer:
+        async with AgiBridge(replace(CFG, ami_port=peer.port)):
+            await until(lambda: len(peer.logins) >= 1, 5)
+            await asyncio.sleep(0.1)
+    (line,) = {r.getMessage() for r in caplog.records}
+    assert "agi.ami_username/agi.ami_password" in line
+    assert "permit= does not cover 127.0.0.1, where voicebot connects from" in line

@@ -127,6 +127,7 @@ class AgiBridge:
         self._ami_task: asyncio.Task[None] | None = None
         self._agi_server: asyncio.Server | None = None
         self._last_error = ""
+        self._local_address = ""  # where voicebot's AMI connection comes from (for the ACL)
 
     @property
     def audiosocket_address(self) -> str:
@@ -185,12 +186,12 @@ class AgiBridge:
                     await ami.lost.wait()
                     self._problem(f"{where}: connection lost")
                 else:
-                    self._problem(
-                        f"{where}: login refused for user {self.cfg.ami_username!r} "
-                        "(check agi.ami_username/agi.ami_password and manager.conf)"
-                    )
+                    self._problem(f"{where}: {login_refused(self.cfg, self._local_address)}")
             except (OSError, TimeoutError) as e:
-                self._problem(f"{where} unreachable: {e}")
+                self._problem(
+                    f"{where} unreachable: {e or type(e).__name__} (manager.conf [general] "
+                    "enabled = yes, with bindaddr/port matching agi.ami_host/agi.ami_port?)"
+                )
             finally:
                 self.logged_in.clear()
                 ami.close()
@@ -203,6 +204,7 @@ class AgiBridge:
             transport, protocol = await loop.create_connection(
                 ami.config["protocol_factory"], self.cfg.ami_host, self.cfg.ami_port
             )
+            self._local_address = str(transport.get_extra_info("sockname")[0])
             connected: asyncio.Future[Any] = loop.create_future()
             connected.set_result((transport, protocol))
             ami.connection_made(connected)
@@ -335,6 +337,19 @@ class AgiBridge:
         log.info("FastAGI: %s handed to AudioSocket %s", redact(remote), call_uuid)
         await request.send_command(f"EXEC AudioSocket {call_uuid},{self.audiosocket_address}")
         self.audiosocket.forget(call_uuid)
+
+
+def login_refused(cfg: AgiConfig, local_address: str) -> str:
+    """Why a Login was refused. Asterisk 22 answers the same "Authentication failed" (and
+    hangs up) for a wrong user, a wrong secret and an address the user's permit/deny refuses,
+    so the line names both, with the address manager.conf must permit."""
+    source = local_address or "this machine's address"
+    return (
+        f"login refused for user {cfg.ami_username!r} (Asterisk says only "
+        '"Authentication failed": either agi.ami_username/agi.ami_password do not match '
+        f"manager.conf, or that user's permit= does not cover {source}, where voicebot "
+        "connects from; Asterisk's log says which: 'failed to pass IP ACL' is the permit)"
+    )
 
 
 def _originate_failure(result: Message | list[Message]) -> int | None:
