@@ -293,3 +293,20 @@ def test_the_example_file_documents_ari_keep_recordings() -> None:
     example = Path(__file__).resolve().parents[1] / "voicebot.example.toml"
     assert load_config(example, env={}).ari.keep_recordings is False
     assert "keep_recordings" in example.read_text(encoding="utf-8")
+
+
+def test_the_llm_rater_is_off_by_default_and_configured_in_scoring(tmp_path: Path) -> None:
+    assert Config().scoring.llm_url == ""  # the built-in scorer only
+    cfg = load(
+        tmp_path,
+        '[scoring]\nllm_url = "http://127.0.0.1:8000"\nllm_model = "qwen"\nllm_timeout_s = 5\n',
+        VOICEBOT_SCORING__LLM_RETRIES="0",
+    )
+    assert (cfg.scoring.llm_url, cfg.scoring.llm_model) == ("http://127.0.0.1:8000", "qwen")
+    assert (cfg.scoring.llm_timeout_s, cfg.scoring.llm_retries) == (5.0, 0)
+    assert error(tmp_path, '[scoring]\nllm_url = "127.0.0.1:8000"\n').startswith("scoring.llm_url:")
+    assert error(tmp_path, '[scoring]\nllm_url = "http://h:1"\n').startswith("scoring.llm_model:")
+    message = error(
+        tmp_path, '[scoring]\nllm_url = "http://h:1"\nllm_model = "m"\nllm_timeout_s = 0\n'
+    )
+    assert message.startswith("scoring.llm_timeout_s:")

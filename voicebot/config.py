@@ -137,6 +137,20 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    """The optional LLM rater (voicebot/scoring/llm.py): an OpenAI-compatible chat endpoint
+    (llama.cpp's server, vLLM, Ollama) fills in the rubric's checklist; the built-in scorer stays
+    the default and rates every answer the LLM times out on or fails."""
+
+    llm_url: str = ""  # e.g. http://127.0.0.1:8000 (the /v1 is added); empty = built-in only
+    llm_model: str = ""  # the model name the server knows
+    llm_api_key: str = ""  # sent as a Bearer token when set
+    llm_timeout_s: float = 20.0  # one answer, all tries together
+    llm_retries: int = 2  # more tries after an invalid or failed reply
+    llm_cache: str = "var/llm-ratings.sqlite"  # checklists by sha256(model, rubric, answer)
+
+
+@dataclass(frozen=True, slots=True)
 class DialogueConfig:
     """Which engine decides what the bot says; the built-in one needs nothing running."""
 
@@ -212,6 +226,7 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     bridge: Literal["sip", "ari", "agi", "freeswitch"] = "sip"  # how calls reach the PBX
     ari: AriConfig = field(default_factory=AriConfig)
@@ -249,6 +264,7 @@ class Config:
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
         _validate_hr(self)
         _validate_dialogue(self.dialogue)
+        _validate_scoring(self.scoring)
         _validate_pbx(self)
         return self
 
@@ -287,6 +303,16 @@ def _validate_hr(cfg: Config) -> None:
     _check(all(d >= 0 for d in wh.schedule), "webhooks.schedule", "delays must be >= 0")
     _check(0 <= wh.jitter < 1, "webhooks.jitter", "must be in [0, 1)")
     _check(wh.timeout_s > 0, "webhooks.timeout_s", "must be positive")
+
+
+def _validate_scoring(sc: ScoringConfig) -> None:
+    url_ok = not sc.llm_url or sc.llm_url.startswith(("http://", "https://"))
+    _check(url_ok, "scoring.llm_url", f"{sc.llm_url!r} is not an http(s) URL")
+    _check(
+        not sc.llm_url or bool(sc.llm_model), "scoring.llm_model", "required with scoring.llm_url"
+    )
+    _check(sc.llm_timeout_s > 0, "scoring.llm_timeout_s", "must be positive")
+    _check(sc.llm_retries >= 0, "scoring.llm_retries", "must be 0 or more")
 
 
 def _validate_dialogue(d: DialogueConfig) -> None:
