@@ -2,7 +2,9 @@
 
 Sends the real `agi_*` environment Asterisk 22 sends (then a blank line), answers each
 command with ``200 result=…`` lines, and plays `EXEC AudioSocket uuid,host:port` by
-connecting an `AudioSocketPeer` with that UUID; that command returns when the socket ends.
+connecting an `AudioSocketPeer` with that UUID; that command returns when the socket ends,
+as Asterisk 22.10 does (captured): ``200 result=0`` when voicebot ended it (0x00), and when
+the caller hung up ``200 result=-1`` followed by a ``HANGUP`` line.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def agi_environment(port: int, caller: str, script: str = "interview") -> str:
         "agi_language": "en",
         "agi_type": "PJSIP",
         "agi_uniqueid": "1732465200.7",
-        "agi_version": "22.1.0",
+        "agi_version": "22.10.1",
         "agi_callerid": caller,
         "agi_calleridname": "unknown",
         "agi_callingpres": "0",
@@ -78,5 +80,5 @@ class AgiPeer:
             await self.callee.connect()
             self.audiosocket_ready.set()
             await self.callee.closed.wait()
-            return "200 result=0"
+            return "200 result=0" if self.callee.hangup_received else "200 result=-1\nHANGUP"
         return "510 Invalid or unknown command"
