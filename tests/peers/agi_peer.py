@@ -48,6 +48,7 @@ class AgiPeer:
     ) -> None:
         self.port, self.caller = port, caller
         self.variables = variables or {}
+        self.hang_up_before = ""  # a command the caller hangs up before (Asterisk: "HANGUP")
         self.commands: list[str] = []
         self.callee: AudioSocketPeer | None = None
         self.audiosocket_ready = asyncio.Event()
@@ -66,6 +67,11 @@ class AgiPeer:
             writer.close()
 
     async def _execute(self, command: str) -> str:
+        if self.hang_up_before and command.startswith(self.hang_up_before):
+            self.hang_up_before = "gone"
+            return "HANGUP"
+        if self.hang_up_before == "gone":
+            return "200 result=-1"
         if command.startswith("GET VARIABLE "):
             name = command.removeprefix("GET VARIABLE ")
             if name in self.variables:

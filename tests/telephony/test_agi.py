@@ -89,6 +89,16 @@ async def test_garbage_on_the_agi_socket_is_survived(
     await asyncio.wait_for(session, 5)
 
 
+async def test_a_caller_gone_before_the_answer_gets_no_audiosocket(
+    bridge: AgiBridge, taken: asyncio.Queue[AudioSocketCall]
+) -> None:
+    asterisk = AgiPeer(bridge.agi_port)
+    asterisk.hang_up_before = "ANSWER"
+    await asyncio.wait_for(asterisk.run(), 5)  # voicebot closes the AGI session
+    assert not any(c.startswith("EXEC") for c in asterisk.commands)
+    assert taken.empty() and not bridge.audiosocket._expected
+
+
 async def test_ami_originate_answered_over_audiosocket(bridge: AgiBridge, ami: AmiPeer) -> None:
     call = await bridge.dial("+15550004444", variables={"CANDIDATE_ID": "c-9"})
     (action,) = ami.originates

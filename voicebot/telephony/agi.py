@@ -333,10 +333,15 @@ class AgiBridge:
                 variables[key] = result["result"][1]
         remote = env.get("agi_callerid", "unknown")
         call_uuid = self.audiosocket.expect(Expected(variables, remote, Direction.INBOUND))
-        await request.send_command("ANSWER")
-        log.info("FastAGI: %s handed to AudioSocket %s", redact(remote), call_uuid)
-        await request.send_command(f"EXEC AudioSocket {call_uuid},{self.audiosocket_address}")
-        self.audiosocket.forget(call_uuid)
+        try:
+            answer = await request.send_command("ANSWER")
+            if answer.get("error") or answer.get("result", ("0",))[0] == "-1":  # "HANGUP"
+                log.info("FastAGI: %s hung up before the AudioSocket", redact(remote))
+                return
+            log.info("FastAGI: %s handed to AudioSocket %s", redact(remote), call_uuid)
+            await request.send_command(f"EXEC AudioSocket {call_uuid},{self.audiosocket_address}")
+        finally:
+            self.audiosocket.forget(call_uuid)
 
 
 def login_refused(cfg: AgiConfig, local_address: str) -> str:
