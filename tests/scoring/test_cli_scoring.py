@@ -34,8 +34,20 @@ def test_score_prints_one_json_object_per_answer() -> None:
     ids = [json.loads(line)["id"] for line in ANSWERS.read_text().splitlines()]
     assert [x["id"] for x in lines] == ids
     for x in lines:
-        assert set(x) == {"id", "score", "evidence"}
+        assert set(x) == {"id", "score", "level", "evidence", "explanation"}
         assert 1 <= x["score"] <= 5 and x["evidence"]
+        assert x["level"] == round(x["score"]) and f"→ {x['level']}" in x["explanation"]
+
+
+def test_score_details_add_the_checklist_behind_each_level() -> None:
+    result = run(
+        "score", "--job", JOBS / "backend-engineer.yaml", "--answers", ANSWERS, "--details"
+    )
+    assert result.exit_code == 0, result.output
+    for x in map(json.loads, result.stdout.splitlines()):
+        checklist = x["checklist"]
+        assert isinstance(checklist["specific_situation"], bool)
+        assert {"id", "text", "quote"} <= set(checklist["level5_features"][0])
 
 
 def test_bad_lines_are_named_and_good_lines_still_scored(tmp_path: Path) -> None:

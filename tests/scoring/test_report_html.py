@@ -66,3 +66,17 @@ def test_radar_scales_scores_and_highlight_splits_text() -> None:
         ("Two.", True),
         (" Three.", False),
     ]
+
+
+def test_each_answers_checklist_is_shown_with_its_quotes(backend_job: Job) -> None:
+    report, html = page(backend_job, STRONG)
+
+    assert "How each answer was rated" in html
+    for a in report["answers"]:
+        assert f"level {a['level']}" in html
+        assert a["explanation"].split(" → ")[0] in html
+        for f in a["checklist"]["level5_features"]:
+            assert f["text"] in html.replace("&#39;", "'")
+    shown = [f for a in report["answers"] for f in a["checklist"]["level5_features"] if f["quote"]]
+    assert shown and all(f"“{f['quote']}”" in html for f in shown)
+    assert html.count('class="yes"') >= len(shown)

@@ -1,7 +1,7 @@
 """Free-standing answers (`voicebot score --job FILE --answers FILE.jsonl`): one JSON object a
 line in (`id`, `competency`, `question`, `answer`, optional `lang`), one a line out (`id`,
-`score` 1-5, `evidence`). A bad line is reported with its line number; good lines still go
-through."""
+`score` 1-5, `level`, `evidence`, `explanation`, `checklist`). A bad line is reported with its
+line number; good lines still go through."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def score_record(job: Job, record: Mapping[str, Any]) -> dict[str, Any]:
         "level": s.level,
         "evidence": s.evidence,
         "explanation": s.explanation,
+        "checklist": s.checklist,
     }
 
 

@@ -115,10 +115,11 @@ def score(
         Path, typer.Option("--answers", help="JSONL: id, competency, question, answer, lang.")
     ],
     details: Annotated[
-        bool, typer.Option(help="Also print level and explanation for each answer.")
+        bool, typer.Option(help="Also print the checklist behind each level.")
     ] = False,
 ) -> None:
-    """Score free-standing answers; one JSON object a line out: id, score (1-5), evidence."""
+    """Score free-standing answers; one JSON object a line out: id, score (1-5), level,
+    evidence, explanation (and the checklist with --details)."""
     try:
         job_def = load_job(job)
         lines = answers.read_text(encoding="utf-8").splitlines()
@@ -134,7 +135,9 @@ def score(
             bad += 1
             typer.echo(f"voicebot: {answers}:{result.line}: {result.why}", err=True)
             continue
-        keys = ("id", "score", "evidence") + (("level", "explanation") if details else ())
+        keys = ("id", "score", "level", "evidence", "explanation") + (
+            ("checklist",) if details else ()
+        )
         typer.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
     sys.stdout.flush()
     if bad:

@@ -2,7 +2,8 @@
 that earned it, overall (weighted), the recommendation on the five-level scale HR systems use,
 the suggested level and salary band, typed structured answers and knock-out flags.
 
-Pure and deterministic: the same job and turns always give the same report. Delivery
+Pure and deterministic: the same job and turns always give the same report. Each answer's
+level comes from the rating rules (`rubric.py`), with the checklist that set it. Delivery
 (pace, fillers, latency) and prosody are reported but never move a competency score; prosody
 is computed at all only when the job opts in and the compliance mode allows it.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from voicebot.interview.plan import Competency, Job, Knockout, Level, Question, Resume
 from voicebot.scoring import features as ft
+from voicebot.scoring import rubric
 from voicebot.scoring.feedback import candidate_feedback
 from voicebot.scoring.values import PERIOD_FACTOR, parse_value
 
@@ -24,26 +26,17 @@ MAX_SCORE = 5
 EVIDENCE_PER_COMPETENCY = 3
 REPORT_VERSION = 1
 
-# How an answer's features combine into its 0..1 quality (then 1 + 4 x quality). Chosen from
-# the rubric's anchors: a level-5 answer tells a real story (STAR), in the first person, with
-# numbers and the competency's ideas; a level-1 answer has none of it.
-WEIGHTS = {"star": 0.30, "specific": 0.20, "coverage": 0.20, "anchor": 0.15, "length": 0.15}
-HEDGE_CAP = 0.30  # hypothetical or self-praising answers without an action of their own
-DEFLECT_PENALTY = 0.15
-FULL_LENGTH_WORDS = 60
-
 
 @dataclass(frozen=True, slots=True)
 class AnswerScore:
-    competency: str
-    score: float  # 1.0-5.0, one decimal
-    evidence: list[str]
-    explanation: str
-    features: ft.AnswerFeatures
+    """One answer rated on one competency by the rules in `rubric.py`."""
 
-    @property
-    def level(self) -> int:
-        return int(min(5, max(1, round(self.score + 1e-9))))
+    competency: str
+    score: float  # 1.0-5.0
+    level: int
+    evidence: list[str]
+    explanation: str  # which rule set the level, and the checklist behind it
+    checklist: dict[str, Any]
 
 
 def score_answer(job: Job, competency_id: str, text: str, lang: str | None = None) -> AnswerScore:
@@ -52,59 +45,8 @@ def score_answer(job: Job, competency_id: str, text: str, lang: str | None = Non
     if competency is None:
         known = ", ".join(c.id for c in job.competencies) or "none"
         raise KeyError(f"{competency_id!r} is not a competency of job {job.id} (known: {known})")
-    f = ft.analyse(text, competency, lang or None)
-    star = f.star
-    parts = {
-        "star": (star["situation"] + 0.5 * star["task"] + 1.5 * star["action"] + star["result"])
-        / 4.0,
-        "specific": 0.5 * min(1.0, f.numbers / 2.0) + 0.5 * f.first_person,
-        "coverage": f.coverage,
-        "anchor": 0.0 if f.anchor_level is None else (f.anchor_level - 1.0) / 4.0,
-        "length": min(1.0, f.words / FULL_LENGTH_WORDS),
-    }
-    quality = sum(WEIGHTS[k] * v for k, v in parts.items())
-    if (f.hedging or f.praise) and not star["action"]:
-        quality = min(quality, HEDGE_CAP)
-    if f.deflecting:
-        quality -= DEFLECT_PENALTY
-    score = round(1.0 + 4.0 * min(1.0, max(0.0, quality)), 1)
-    return AnswerScore(competency_id, score, _evidence(f), _explain(f, competency), f)
-
-
-def _evidence(f: ft.AnswerFeatures) -> list[str]:
-    """The sentences that earned the score, strongest first; at least one if anything was
-    said, so every score quotes the candidate."""
-    ranked = sorted((s for s in f.sentences if s.weight > 0), key=lambda s: -s.weight)[
-        :EVIDENCE_PER_COMPETENCY
-    ]
-    if not ranked and f.sentences:
-        ranked = [max(f.sentences, key=lambda s: len(s.text))]
-    order = {id(s): i for i, s in enumerate(f.sentences)}
-    return [s.text for s in sorted(ranked, key=lambda s: order[id(s)])]
-
-
-def _explain(f: ft.AnswerFeatures, c: Competency) -> str:
-    shown = [p for p in ("situation", "task", "action", "result") if f.star[p]]
-    missing = [p for p in ("situation", "task", "action", "result") if not f.star[p]]
-    parts = [
-        f"key ideas {len(f.matched)}/{len(c.key_phrases)}"
-        + (f" ({', '.join(f.matched)})" if f.matched else ""),
-        "STAR: "
-        + (", ".join(shown) if shown else "none")
-        + (f" (missing {', '.join(missing)})" if missing else ""),
-        f"{f.numbers} concrete number(s)",
-        f"first person in {sum(ft.in_first_person(x.text) for x in f.sentences)}"
-        f"/{len(f.sentences)} sentence(s)",
-    ]
-    if f.anchor_level is not None:
-        parts.append(f"nearest the rating-scale examples at level {f.anchor_level:.1f}")
-    if f.hedging and not f.star["action"]:
-        parts.append("hypothetical or general rather than an example")
-    if f.praise and not f.star["action"]:
-        parts.append("self-description without an example")
-    if f.deflecting:
-        parts.append("deflects or avoids the question")
-    return "; ".join(parts)
+    r = rubric.rate(text, competency, lang or job.locale)
+    return AnswerScore(competency_id, r.score, r.level, r.evidence, r.explanation, r.checklist)
 
 
 # -- the interview -------------------------------------------------------------------------------
@@ -240,10 +182,14 @@ def score_interview(
         answers=[
             {
                 "question_id": qid,
+                "question_text": _question_text(job, qid),
                 "competency": cid,
+                "competency_name": _competency_name(job, cid),
                 "score": s.score,
+                "level": s.level,
                 "evidence": s.evidence,
                 "explanation": s.explanation,
+                "checklist": s.checklist,
             }
             for (qid, cid), s in scored.items()
         ],
@@ -262,6 +208,16 @@ def score_interview(
             "candidate_may_request_review": compliance in ("pipl", "eu"),
         },
     )
+
+
+def _question_text(job: Job, qid: str) -> str:
+    q = job.question(qid)
+    return " ".join(q.text.split()) if q else qid
+
+
+def _competency_name(job: Job, cid: str) -> str:
+    c = job.competency(cid)
+    return c.name if c else cid
 
 
 def _answers(job: Job, turns: Sequence[Turn]) -> tuple[dict[str, list[str]], list[int]]:
