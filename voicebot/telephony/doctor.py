@@ -41,10 +41,10 @@ async def pbx_checks(cfg: Config, bridge: str) -> list[Verdict]:
 async def ari_checks(cfg: Config) -> list[Verdict]:
     ari = cfg.ari
     base = ari.url.rstrip("/") + "/ari"
-    auth = aiohttp.BasicAuth(ari.username, ari.password)
+    auth = {"Authorization": aiohttp.encode_basic_auth(ari.username, ari.password)}
     out: list[Verdict] = []
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
-    async with aiohttp.ClientSession(auth=auth, timeout=timeout) as http:
+    async with aiohttp.ClientSession(headers=auth, timeout=timeout) as http:
         try:
             async with http.get(f"{base}/asterisk/info") as resp:
                 status, info = resp.status, await _json(resp)
