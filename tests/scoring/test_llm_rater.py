@@ -278,7 +278,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def llama_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] not installed")
     model = smollm2_gguf()
     if model is None:
@@ -287,13 +289,14 @@ def llama_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
     cmd += ["--model_alias", "smollm2", "--n_threads", "2", "--seed", "7"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path_factory.mktemp("llama") / "server.log"  # a file: its load log fills a pipe
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+                err = log.read_text(errors="replace")[-2000:]
                 pytest.fail(f"llama.cpp server exited {proc.returncode}: {err}")
             try:
                 with urllib.request.urlopen(url + "/v1/models", timeout=2) as r:
@@ -319,7 +322,7 @@ def test_a_real_llama_cpp_server_returns_a_valid_checklist_then_the_cache_does(
     llama_server: tuple[str, subprocess.Popen[bytes]], problem_solving: Competency
 ) -> None:
     url, proc = llama_server
-    rater = LlmRater(url, "smollm2", timeout_s=120, retries=2)
+    rater = LlmRater(url, "smollm2", timeout_s=200, retries=2)  # ~35 s a reply here
 
     out = rater.rate(STORY, problem_solving, "en")
 

@@ -68,7 +68,8 @@ def schema(feature_ids: list[str], choices: list[str] | None = None) -> dict[str
     quote: dict[str, Any] = {"type": "string"}
     if choices:
         quote = {"type": "string", "enum": choices}
-    quotes = {"type": "array", "items": quote}
+    # bounded: a small model otherwise repeats a quote until max_tokens
+    quotes = {"type": "array", "items": quote, "maxItems": 6}
     feature_id: dict[str, Any] = {"type": "string"}
     if feature_ids:
         feature_id = {"type": "string", "enum": feature_ids}
@@ -80,6 +81,7 @@ def schema(feature_ids: list[str], choices: list[str] | None = None) -> dict[str
             "about_competency": {"type": "boolean"},
             "level5_features": {
                 "type": "array",
+                "maxItems": max(1, len(feature_ids)),
                 "items": {
                     "type": "object",
                     "properties": {"id": feature_id, "quote": quote},
@@ -90,7 +92,7 @@ def schema(feature_ids: list[str], choices: list[str] | None = None) -> dict[str
             "counter_evidence": quotes,
             "weak_behaviour": quotes,
             "level": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
-            "explanation": {"type": "string"},
+            "explanation": {"type": "string", "maxLength": 240},
         },
         "required": [
             "specific_situation",
