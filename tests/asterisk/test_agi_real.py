@@ -27,6 +27,7 @@ import pytest
 from tests.asterisk.pbx import EXTENSION, Pbx, available, free_port
 from voicebot.config import Config
 from voicebot.telephony.agi import AgiBridge
+from voicebot.telephony.ari import AriBridge
 from voicebot.telephony.audiosocket import AudioSocketCall
 from voicebot.telephony.base import CallFailed, HangupCause, HungUp
 from voicebot.telephony.doctor import pbx_checks
@@ -470,3 +471,19 @@ async def _until(predicate: object, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.05)
+
+
+async def test_doctor_on_ari_names_a_wrong_password_and_leaves_a_connected_app_alone(
+    asterisk: Setup,
+) -> None:
+    wrong = replace(asterisk.cfg, ari=replace(asterisk.cfg.ari, password="wrong"))
+    (http,) = await pbx_checks(wrong, "ari")
+    assert http[1] is False and "HTTP 401" in http[2] and "ari.password" in http[2]
+    async with AriBridge(asterisk.cfg.ari) as ari:  # voicebot is connected: the app is its
+        await asyncio.wait_for(ari.connected.wait(), 10)
+        checks = {name: (ok, detail) for name, ok, detail in await pbx_checks(asterisk.cfg, "ari")}
+        assert checks["ari app"] == (
+            True,
+            "Stasis app 'voicebot' registered (voicebot is connected)",
+        )
+        assert ari.connected.is_set()
