@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,7 +108,14 @@ class HangUp:
     pass
 
 
-Step = Speak | Wait | AfterBot | DuringBot | Press | HangUp
+@dataclass(frozen=True)
+class Until:
+    """Silence until `done()` holds (something the test watches, such as the policy)."""
+
+    done: Callable[[], bool]
+
+
+Step = Speak | Wait | AfterBot | DuringBot | Press | HangUp | Until
 
 
 def is_bot_audio(frame: bytes) -> bool:
@@ -148,6 +155,7 @@ class FakeCall:
         self._outbound: asyncio.Queue[bytes] = asyncio.Queue(maxsize=OUTBOUND_QUEUE_FRAMES)
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._consumed = asyncio.Event()
+        self._ticked = asyncio.Event()
         self._quiet = 0
         self._pacer: asyncio.Task[None] | None = None
 
@@ -204,6 +212,11 @@ class FakeCall:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pacer
 
+    async def until(self, done: Callable[[], bool]) -> None:
+        """Wait, tick by tick, until `done()` holds on the line."""
+        while not done():
+            await self._ticked.wait()
+
     def bot_frames(self, first_tick: int, last_tick: int) -> int:
         """Audible bot frames played out from `first_tick` to `last_tick`, inclusive."""
         return sum(first_tick <= tick <= last_tick for tick, _ in self.sent)
@@ -220,6 +233,8 @@ class FakeCall:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._consumed.wait(), 5)
             self.tick += 1
+            self._ticked.set()  # wakes every waiter in `until`; clear() cannot un-wake them
+            self._ticked.clear()
             await asyncio.sleep(max(0.0, start + self.tick * TICK_S - loop.time()))
 
     def _play_out(self) -> None:
@@ -259,6 +274,9 @@ class FakeCall:
                         yield SILENT
                 case Press(digit=digit):
                     self._events.put_nowait(Dtmf(digit))
+                case Until(done=done):
+                    while not done():
+                        yield SILENT
                 case HangUp():
                     self._end(by_remote=True)
                     return
@@ -305,6 +323,8 @@ class FakeRecognizer:
         transcript = self._decode()
         self.engine.contexts.append((transcript.text, self.context, self.language))
         self.reset()
+        if (hold := self.engine.late.get(transcript.text)) is not None:
+            await hold()  # a decode slowed down by load: its transcript comes late
         return transcript
 
     def reset(self) -> None:
@@ -323,12 +343,13 @@ class FakeRecognizerEngine:
 
     def __init__(self, script: list[Step]) -> None:
         self.lexicon = {
-            espeak_pcm(s.text)[: 3 * FRAME]: s.heard or s.text
+            espeak_pcm(s.text)[: 3 * FRAME]: s.text if s.heard is None else s.heard
             for s in script
             if isinstance(s, Speak)
         }
         self.heard_audio: list[bytes] = []
         self.contexts: list[tuple[str, str, str]] = []  # (heard, context, language)
+        self.late: dict[str, Callable[[], Awaitable[None]]] = {}  # heard -> wait before finish
 
     def recognizer(
         self, sample_rate: int = RATE, context: str = "", language: str = ""
@@ -387,10 +408,17 @@ async def interview(
     recordings: list[str] | None = None,
     voicemail_message: str = "",
     speech_options: dict | None = None,
+    late: Mapping[str, Callable[[FakeCall], Awaitable[None]]] | None = None,
+    on_call: Callable[[FakeCall], None] | None = None,
     **interview_options: object,
 ) -> Interview:
+    """Run one interview over `script`; `late` holds back the transcript of each sentence it
+    names (by what the recognizer hears) until its wait on the call returns; `on_call` gets
+    the line before the call starts."""
     job = load_job(EXAMPLE_JOB)
     call = FakeCall(script)
+    if on_call is not None:
+        on_call(call)
     call.machine = machine  # type: ignore[attr-defined]  # the PBX's AMD verdict (ARI)
     if recordings is not None:  # a transport that can record (ARI)
 
@@ -408,6 +436,8 @@ async def interview(
         call.transfer = transfer  # type: ignore[attr-defined]
     tts = FakeTTS(frames_per_word)
     asr = FakeRecognizerEngine(script)
+    for heard, wait in (late or {}).items():
+        asr.late[heard] = lambda wait=wait: wait(call)
     ctx = InterviewContext(
         call.call_id, InterviewPlan.from_job(job), company=job.company, bot_name="Ava"
     )

@@ -9,13 +9,14 @@ answer or a silence, and writes every turn to the store the moment the turn ends
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,10 @@ class HeardUtterance:
     started_at: float
     ended_at: float  # wall time of the last voiced frame
     barged_in: bool
+    # the bot's prompt that had started playing when this speech began: an answer counts only
+    # for the question it followed, however late its decode finishes
+    turn: int = 0
+    question_id: str | None = None
 
 
 @dataclass
@@ -139,11 +144,19 @@ class InterviewSession:
         self._hangover_s = speech.vad_hangover_ms / 1000
         self._early_end_s = speech.early_end_ms / 1000
         self._early_end_max_s = speech.early_end_max_s
-        self._asking: str | None = None  # the question the candidate is answering
-        self._asked_text = ""  # its words: the recognizer decodes the answer in their light
+        self._asked_text = ""  # the question's words: the recognizer decodes in their light
         self._asr_context = speech.asr_context
         self._language = ctx.locale.split("-")[0].split("_")[0]  # "zh-CN" -> "zh"
-        self._pending_ends: set[asyncio.Task[None]] = set()
+        # Every prompt gets a turn number when its first frame goes out; speech belongs to the
+        # turn that had started when the speech began (its first voiced frame).
+        self._turn = 0
+        self._turn_starts: list[float] = []  # clock time each prompt began to play, ascending
+        self._turn_of: list[tuple[int, str | None]] = []  # (turn, question_id), same order
+        self._answer_turn = -1  # the turn of the listening prompt now awaiting an answer
+        self._answer_question: str | None = None
+        self._reasking = False  # the next listening prompt repeats the last after a silence
+        # utterances whose speech has ended and whose transcript is pending -> their turn
+        self._pending_ends: dict[asyncio.Task[None], int] = {}
 
     # public ----------------------------------------------------------------------------
 
@@ -200,8 +213,6 @@ class InterviewSession:
             listen_after: Say | None = None
             for action in actions:
                 if isinstance(action, Say):
-                    if action.listen:
-                        self._drop_stale_utterances()
                     await self._say(action)
                     if action.listen:
                         listen_after = action
@@ -234,7 +245,10 @@ class InterviewSession:
                 # a policy that neither listens nor hangs up would stall the call
                 actions = await self.policy.on_event(Silence(silences + 1))
                 continue
-            heard = await self._await_answer(listen_after)
+            heard = await self._await_answer()
+            # a silence gets the same question again: speech begun before that reprompt (but
+            # after the question) still answers it
+            self._reasking = heard is None
             if heard is None:
                 silences += 1
                 actions = await self.policy.on_event(Silence(silences))
@@ -282,22 +296,31 @@ class InterviewSession:
         except Exception:
             log.warning("interview %s: recording did not start", self.call.call_id, exc_info=True)
 
-    def _drop_stale_utterances(self) -> None:
-        """Speech that overlapped a statement is not an answer to the question coming now."""
-        while not self._utterances.empty():
-            self._utterances.get_nowait()
+    def _fresh(self, heard: HeardUtterance) -> bool:
+        """Only speech begun after the awaited prompt started playing answers it; a late
+        transcript of earlier speech (over the greeting, before this question) is dropped."""
+        if heard.turn == self._answer_turn:
+            return True
+        log.debug("interview %s: dropped speech from before the prompt", self.call.call_id)
+        return False
 
-    async def _await_answer(self, asked: Say) -> HeardUtterance | str | None:
+    def _answer_pending(self) -> bool:
+        """Speech that may answer the awaited prompt has ended and is still being decoded."""
+        return any(turn == self._answer_turn for turn in self._pending_ends.values())
+
+    async def _await_answer(self) -> HeardUtterance | str | None:
         """The next utterance or key press, or None after `reprompt_after_s` of silence.
 
-        The silence clock runs only while nobody speaks: a candidate thinking aloud is not
-        silent, and the clock starts when the bot's audio has actually played out.
+        The silence clock runs only while nobody speaks and no answer is being decoded: a
+        candidate thinking aloud is not silent, a slow decode is not a silence, and the clock
+        starts when the bot's audio has actually played out.
         """
-        if not self._utterances.empty():
-            return self._utterances.get_nowait()
+        while not self._utterances.empty():
+            if self._fresh(heard := self._utterances.get_nowait()):
+                return heard
         deadline = time.monotonic() + self.cfg.reprompt_after_s
         while True:
-            if self._speech_active.is_set():
+            if self._speech_active.is_set() or self._answer_pending():
                 deadline = time.monotonic() + self.cfg.reprompt_after_s
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -312,7 +335,9 @@ class InterviewSession:
             if utter in done:
                 if key in done:
                     self._keys.put_nowait(key.result())
-                return utter.result()
+                if self._fresh(heard := utter.result()):
+                    return heard
+                continue
             if key in done:
                 digit = key.result()
                 await self._log_turn("candidate", "dtmf", digit, time.time(), time.time())
@@ -324,11 +349,11 @@ class InterviewSession:
         latency_ms = None
         pending_since = self._last_voiced_at  # the reply latency runs from here
         if say.listen:
-            self._asking = say.question_id
             self._asked_text = say.text
         self._barge_in.clear()
         self._speaking, self._interruptible = True, say.interruptible
         interrupted = False
+        begun = False
         buf = b""
         try:
             for sentence in _SENTENCE.split(say.text.strip()):
@@ -341,18 +366,26 @@ class InterviewSession:
                             break
                         if latency_ms is None and pending_since is not None:
                             latency_ms = (self.clock() - pending_since) * 1000
+                        if not begun:
+                            self._begin_turn(say)
+                            begun = True
                         await self.call.send(frame)
                     if interrupted:
                         break
                 if interrupted:
                     break
             if buf and not interrupted:
+                if not begun:
+                    self._begin_turn(say)
+                    begun = True
                 await self.call.send(buf.ljust(self._frame_bytes, b"\x00"))
             if not interrupted:
                 await self._drain_output()
                 interrupted = self._barge_in.is_set()
         finally:
             self._speaking = False
+            if not begun:  # nothing played (cut at once): it still supersedes what came before
+                self._begin_turn(say)
         self._last_voiced_at = None
         await self._log_turn(
             "bot",
@@ -364,6 +397,26 @@ class InterviewSession:
             latency_ms=latency_ms,
             interrupted=interrupted,
         )
+
+    def _begin_turn(self, say: Say) -> None:
+        """The prompt starts playing now: speech from here on belongs to it, and a listening
+        prompt is the one answers now count for (a reprompt after a silence keeps the turn of
+        the question it repeats)."""
+        if say.listen and self._reasking and say.question_id == self._answer_question:
+            turn = self._answer_turn
+        else:
+            self._turn += 1
+            turn = self._turn
+        self._turn_starts.append(self.clock())
+        self._turn_of.append((turn, say.question_id))
+        if say.listen:
+            self._answer_turn, self._answer_question = turn, say.question_id
+            self._reasking = False
+
+    def _turn_at(self, t: float) -> tuple[int, str | None]:
+        """The prompt that had started playing at clock time `t` (0 before the first)."""
+        i = bisect.bisect_right(self._turn_starts, t)
+        return self._turn_of[i - 1] if i else (0, None)
 
     async def _drain_output(self) -> None:
         """Wait until the queued frames have gone out (the transport's queue is small)."""
@@ -383,6 +436,7 @@ class InterviewSession:
         started_at = 0.0
         speech_frames = 0
         barged = False
+        prompt: tuple[int, str | None] = (0, None)  # the prompt current when speech began
         async for frame in self.call.frames():
             if len(frame) != self._frame_bytes:
                 continue
@@ -391,6 +445,8 @@ class InterviewSession:
             if isinstance(event, SpeechStarted):
                 self._speech_active.set()
                 started_at = now - len(preroll) * FRAME_MS / 1000
+                voiced_for = self.vad.frame_index - 1 - event.at_frame
+                prompt = self._turn_at(now - voiced_for * FRAME_MS / 1000)
                 barged = self._speaking
                 if self._speaking and self._interruptible and self.cfg.barge_in:
                     self._barge_in.set()
@@ -405,7 +461,7 @@ class InterviewSession:
                 preroll.append(frame)
                 continue
             if isinstance(event, SpeechEnded):
-                self._spawn_end(recognizer, started_at, now - self._hangover_s, barged)
+                self._spawn_end(recognizer, started_at, now - self._hangover_s, barged, prompt)
                 held, pause_frames = [], 0
                 continue
             speech_frames += 1
@@ -424,7 +480,7 @@ class InterviewSession:
             silent_s = PAUSE_REPORTED_S + pause_frames * FRAME_MS / 1000
             if self._early_end_ok(recognizer, silent_s, speech_frames):
                 self.vad.reset()
-                self._spawn_end(recognizer, started_at, now - silent_s, barged)
+                self._spawn_end(recognizer, started_at, now - silent_s, barged, prompt)
                 held, pause_frames = [], 0
 
     def _early_end_ok(self, recognizer: Recognizer, silent_s: float, frames: int) -> bool:
@@ -447,32 +503,45 @@ class InterviewSession:
         return last not in _CONTINUATIONS
 
     def _spawn_end(
-        self, recognizer: Recognizer, started_at: float, last_voiced: float, barged: bool
+        self,
+        recognizer: Recognizer,
+        started_at: float,
+        last_voiced: float,
+        barged: bool,
+        prompt: tuple[int, str | None],
     ) -> None:
         """Finish the utterance in its own task: the listener keeps reading (and hearing
-        barge-ins) while the recognizer decodes; the recognizer is this utterance's alone."""
-        self._speech_active.clear()
-        task = asyncio.create_task(self._end_utterance(recognizer, started_at, last_voiced, barged))
-        self._pending_ends.add(task)
-        task.add_done_callback(self._pending_ends.discard)
+        barge-ins) while the recognizer decodes; the recognizer is this utterance's alone.
 
-    async def _end_utterance(
-        self, recognizer: Recognizer, started_at: float, last_voiced: float, barged: bool
-    ) -> None:
+        The task is pending from here (synchronously, as speech stops being active) until its
+        transcript is queued, so the silence timer never sees a gap in between.
+        """
+        self._speech_active.clear()
+        heard = HeardUtterance(Transcript(""), started_at, last_voiced, barged, *prompt)
+        task = asyncio.create_task(self._end_utterance(recognizer, heard))
+        self._pending_ends[task] = prompt[0]
+        task.add_done_callback(lambda t: self._pending_ends.pop(t, None))
+
+    async def _end_utterance(self, recognizer: Recognizer, heard: HeardUtterance) -> None:
         transcript = await recognizer.finish()
-        if not transcript.text.strip() and barged:
+        if not transcript.text.strip() and heard.barged_in:
             return  # echo or a cough over the bot's voice: not a turn
-        self._last_voiced_at = last_voiced
+        # decided now, however late the decode: speech begun before the prompt now awaiting an
+        # answer started playing is kept in the transcript as "stale", never as its answer
+        fresh = heard.turn == self._answer_turn
+        if fresh:
+            self._last_voiced_at = heard.ended_at
         await self._log_turn(
             "candidate",
-            "answer",
+            "answer" if fresh else "stale",
             transcript.text,
-            started_at,
-            last_voiced,
-            question_id=self._asking,
+            heard.started_at,
+            heard.ended_at,
+            question_id=heard.question_id,
             confidence=transcript.confidence,
         )
-        self._utterances.put_nowait(HeardUtterance(transcript, started_at, last_voiced, barged))
+        if fresh:
+            self._utterances.put_nowait(replace(heard, transcript=transcript))
 
     async def _watch_events(self) -> None:
         async for event in self.call.events():
