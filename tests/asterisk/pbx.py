@@ -9,7 +9,8 @@
 
 The generated config has: a UDP pjsip transport, ARI over HTTP (user `voicebot`), AMI (user
 `voicebot`), an RTP port range, a phone endpoint `candidate` (no auth; phones REGISTER as
-`candidate` to be reachable, or are dialled at an explicit URI, see `phone_dial`), the context
+`candidate`: the latest one is `PJSIP/candidate`; any phone is `phone_dial(its SIP port)`;
+a phone calling in is identified as `candidate` by its From user), the context
 `from-phones` the phones call into (it includes the snippet's `from-candidates`, where 7000 is
 the configured bridge's live line), and whatever `extra` adds per file. Why a real Asterisk:
 the spec-checked peers in tests/peers missed its event timing and codec rules (issue 13).
@@ -179,7 +180,7 @@ class Pbx:
                 f"allow = ulaw\naors = {PHONE}\ndirect_media = no\nrtp_symmetric = yes\n"
                 "media_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
                 "dtmf_mode = rfc4733\n\n"
-                f"[{PHONE}]\ntype = aor\nmax_contacts = 50\nremove_existing = no\n"
+                f"[{PHONE}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
                 "qualify_frequency = 0\n"
             ),
             "extensions.conf": "[from-phones]\ninclude => from-candidates\n\n",

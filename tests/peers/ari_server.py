@@ -4,8 +4,10 @@ Every request is checked against the API declarations in /work/shared/asterisk-a
 (path template, method, auth, required and unknown query parameters, allowed values, body)
 and answered 4xx as Asterisk would when it is wrong; every event sent is checked against the
 models in events.json (required fields and their types). Channels go Down → Ringing → Up;
-originates are scripted per endpoint; externalMedia streams μ-law RTP (payload type 0, 160
-bytes, 50 packets a second, paced) once its channel shares a bridge with a caller.
+originates are scripted per endpoint; an externalMedia channel enters Stasis shortly
+after the REST answer (as on Asterisk 22: `media_stasis_delay`; addChannel before that is a
+422) and streams μ-law RTP (payload type 0, 160 bytes, 50 packets a second, paced) once it
+shares a bridge with a caller.
 A bridge recording is finalised when its bridge is destroyed: stored (a WAV file of its own
 per name), announced with RecordingFinished, served by /recordings/stored/{name}/file.
 """
@@ -129,6 +131,8 @@ class Channel:
     vars: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     in_stasis: bool = False
+    entering_stasis: bool = False  # an externalMedia channel on its way into the app
+    hangup_pending: bool = False
     app: str = ""
     dialplan: tuple[str, str, int] = ("default", "s", 1)
     continued_to: tuple[str, str] | None = None
@@ -309,6 +313,8 @@ class AriServer:
         self.stored: dict[str, bytes] = {}
         self.finished: dict[str, bytes] = {}
         self.recording_fault = ""
+        self.ws_close_codes: list[int | None] = []  # per event socket, how it was closed
+        self.media_stasis_delay = 0.03  # externalMedia response → its StasisStart
         self.port = 0
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
@@ -448,12 +454,19 @@ class AriServer:
         self.apps = request.query["app"].split(",")
         self._sockets.add(ws)
         self.connected.set()
+        close_code: int | None = None
         try:
-            async for msg in ws:
-                if msg.type == WSMsgType.ERROR:
+            while True:
+                msg = await ws.receive()
+                if msg.type == WSMsgType.CLOSE:
+                    close_code = int(msg.data)
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR):
                     break
         finally:
             self._sockets.discard(ws)
+            # the code of the client's close frame; None when the TCP connection just went
+            # (Asterisk logs "Web socket closed abruptly" then)
+            self.ws_close_codes.append(close_code)
             if not self._sockets:
                 self.connected.clear()
         return ws
@@ -505,7 +518,10 @@ class AriServer:
 
     async def _op_channels_hangup(self, request: web.Request, channelId: str) -> web.Response:
         ch = self._channel(channelId)
-        self._spawn(self._destroy(ch, 16, soft=False))
+        if ch.entering_stasis:
+            ch.hangup_pending = True
+        else:
+            self._spawn(self._destroy(ch, 16, soft=False))
         return web.Response(status=204)
 
     async def _op_channels_continueInDialplan(
@@ -553,8 +569,20 @@ class AriServer:
         ch = Channel(cid, f"UnicastRTP/{host}:{port}-{cid[:8]}", state="Up", rtp=leg)
         ch.vars = {"UNICASTRTP_LOCAL_ADDRESS": "127.0.0.1", "UNICASTRTP_LOCAL_PORT": str(leg.port)}
         self.channels[cid] = ch
-        await self._stasis_start(ch, [])
+        ch.entering_stasis = True
+        # Asterisk 22 answers before the channel is in Stasis: it is dialled and sent to the
+        # app on another thread, so StasisStart comes 1-60 ms after this response (issue 13)
+        self._spawn(self._after(self.media_stasis_delay, self._media_enters_stasis(ch)))
         return web.json_response(ch.to_json())
+
+    async def _media_enters_stasis(self, ch: Channel) -> None:
+        """A hang-up requested meanwhile waits for the channel's own thread: StasisStart
+        still comes, then StasisEnd and ChannelDestroyed."""
+        ch.entering_stasis = False
+        if self.channels.get(ch.id) is ch:
+            await self._stasis_start(ch, [])
+            if ch.hangup_pending:
+                await self._destroy(ch, 16)
 
     async def _op_channels_record(self, request: web.Request, channelId: str) -> web.Response:
         self._stasis_channel(channelId).recordings.append(request.query["name"])
@@ -599,7 +627,8 @@ class AriServer:
         for cid in ids:
             if cid not in self.channels:
                 raise SpecError(400, "Channel not found")
-            self._stasis_channel(cid)
+            if not self.channels[cid].in_stasis:
+                raise SpecError(422, "Channel not in Stasis application")
         bridge.channels += ids
         legs = [self.channels[c] for c in bridge.channels if self.channels[c].rtp]
         callers = [self.channels[c] for c in bridge.channels if not self.channels[c].rtp]

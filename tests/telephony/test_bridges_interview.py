@@ -108,7 +108,8 @@ async def over_ari(
     try:
         await asyncio.wait_for(bridge.connected.wait(), 5)
         ch = await asterisk.ring_in()
-        await until(lambda: any(c.rtp for c in asterisk.channels.values()), 10)
+        # the media leg is bridged only after its own (asynchronous) StasisStart
+        await until(lambda: any(len(b.channels) > 1 for b in asterisk.bridges.values()), 10)
         leg = asterisk.media_leg(ch)
         yield Phone(lambda pcm: setattr(leg, "source", pcm), leg.audio)
     finally:

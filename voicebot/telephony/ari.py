@@ -2,9 +2,13 @@
 
 Owns the REST calls and the `/ari/events` websocket. A call in Stasis is answered, put in a
 mixing bridge with an externalMedia channel that sends RTP to a socket of ours, and handed
-over as a `Call`. Outbound calls are originated into the app; ringing, answer and the Q.850
-cause of a failure come from channel events. The websocket reconnects with backoff and, once
-back, drops calls whose channels Asterisk no longer has. A call's bridge and externalMedia
+over as a `Call`. Asterisk answers `POST /channels/externalMedia` before that channel is in
+Stasis (it is sent there on another thread), so the bridge waits for the media channel's own
+StasisStart before adding it to the bridge, and the channel stays ours until its StasisEnd: its
+StasisStart, however late, is never taken for a new inbound call. Outbound calls are
+originated into the app; ringing, answer and the Q.850 cause of a failure come from channel
+events. The websocket reconnects with backoff and, once back, drops calls whose channels
+Asterisk no longer has; stop() ends it with a close frame. A call's bridge and externalMedia
 channel are torn down on every end path.
 
 A call recorded with `start_recording` is recorded by Asterisk, on Asterisk's disk. Once the
@@ -52,6 +56,7 @@ OUTBOUND_ARG = "voicebot-dial"
 PAYLOAD_TYPES = {"ulaw": 0, "slin16": 118}  # Asterisk's RTP payload types for the formats
 _WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_close=5)
 _ORPHAN_GRACE_S = 0.5  # after a reconnect, time for queued StasisStarts to claim channels
+_MEDIA_STASIS_TIMEOUT_S = 5.0  # externalMedia answered → its StasisStart (Asterisk: ~1-60 ms)
 
 
 class AriError(RuntimeError):
@@ -212,7 +217,10 @@ class AriBridge:
         self._events_task: asyncio.Task[None] | None = None
         self._dialing: dict[str, _Dialing] = {}
         self._amd: dict[str, asyncio.Future[str]] = {}
-        self._ours: set[str] = set()  # externalMedia channels we created
+        self._ours: set[str] = set()  # externalMedia channels we created, until their StasisEnd
+        self._media_in_stasis: dict[str, asyncio.Future[None]] = {}  # media id → its StasisStart
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._fetches: set[asyncio.Task[None]] = set()
         self._recording_done: dict[str, asyncio.Event] = {}  # name -> finished (or failed)
@@ -238,8 +246,15 @@ class AriBridge:
             await asyncio.wait(self._fetches, timeout=self.shutdown_grace_s)
         for task in [*self._fetches, *self._tasks]:
             task.cancel()
+        self._stopping = True
+        ws = self._ws
+        if ws is not None and not ws.closed:  # a close frame, so Asterisk sees a clean close
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 3)
         if self._events_task is not None:
             self._events_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._events_task
         if self._http is not None:
             await self._http.close()
 
@@ -270,11 +285,12 @@ class AriBridge:
         assert self._http is not None
         backoff = Backoff()
         url = self._base + "/events"
-        while True:
+        while not self._stopping:
             try:
                 async with self._http.ws_connect(
                     url, params={"app": self.cfg.app}, heartbeat=20, timeout=_WS_TIMEOUT
                 ) as ws:
+                    self._ws = ws
                     backoff.reset()
                     self._problem("")
                     log.info("ARI connected to %s as app %r", self.cfg.url, self.cfg.app)
@@ -289,7 +305,10 @@ class AriBridge:
                                 break
                     finally:
                         ready.cancel()
+                        self._ws = None
                 self.connected.clear()
+                if self._stopping:
+                    return
                 self._problem(f"ARI event socket to {self.cfg.url} closed")
             except aiohttp.WSServerHandshakeError as e:
                 self.connected.clear()
@@ -329,6 +348,9 @@ class AriBridge:
             if call.channel_id not in live and self.calls.get(call.channel_id) is call:
                 log.info("call %s: channel gone while ARI was disconnected", call.call_id)
                 self._spawn(self._end(call, HangupCause.FAILED, "channel lost during reconnect"))
+        for media_id in list(self._ours):  # their StasisEnd may have been missed meanwhile
+            if media_id not in live and media_id not in self._media_in_stasis:
+                self._ours.discard(media_id)
         for cid, dialing in dialing_before.items():
             if cid not in live and not dialing.answered.done():
                 dialing.answered.set_exception(
@@ -413,8 +435,11 @@ class AriBridge:
 
     def _on_stasis_start(self, cid: str | None, channel: dict[str, Any], args: list[str]) -> None:
         assert cid is not None
-        if cid in self._ours:
-            return  # our own externalMedia channel entering the app
+        if cid in self._ours:  # our own externalMedia channel entering the app
+            started = self._media_in_stasis.get(cid)
+            if started is not None and not started.done():
+                started.set_result(None)
+            return
         if args[:1] == ["amd"]:
             fut = self._amd.get(cid)
             if fut is not None and not fut.done():
@@ -432,6 +457,11 @@ class AriBridge:
         self._spawn(self._inbound(call))
 
     def _on_channel_gone(self, kind: str, cid: str, event: dict[str, Any]) -> None:
+        if cid in self._ours:  # our media channel left the app: now it may be forgotten
+            self._ours.discard(cid)
+            started = self._media_in_stasis.get(cid)
+            if started is not None and not started.done():
+                started.set_exception(AriError("externalMedia", cid, 0, f"{kind} before Stasis"))
         dialing = self._dialing.get(cid)
         if dialing is not None and not dialing.answered.done() and kind == "ChannelDestroyed":
             cause = int(event.get("cause", 0))
@@ -545,23 +575,39 @@ class AriBridge:
         bridge = await self.request("POST", "/bridges", type="mixing")
         call.bridge_id = bridge["id"]
         media_id = str(uuid.uuid4())
-        self._ours.add(media_id)
+        self._ours.add(media_id)  # before the request: its StasisStart may come at any time
+        started = asyncio.get_running_loop().create_future()
+        self._media_in_stasis[media_id] = started
         call.media_channel_id = media_id
-        media = await self.request(
-            "POST",
-            "/channels/externalMedia",
-            channelId=media_id,
-            app=self.cfg.app,
-            external_host=f"{self.cfg.media_host}:{call.rtp_port}",
-            format=self.cfg.format,
-            encapsulation="rtp",
-            transport="udp",
-            direction="both",
-        )
-        vars_ = media.get("channelvars") or {}
-        host, port = vars_.get("UNICASTRTP_LOCAL_ADDRESS"), vars_.get("UNICASTRTP_LOCAL_PORT")
-        if host and port:
-            call.set_rtp_remote(host, int(port))
+        try:
+            media = await self.request(
+                "POST",
+                "/channels/externalMedia",
+                channelId=media_id,
+                app=self.cfg.app,
+                external_host=f"{self.cfg.media_host}:{call.rtp_port}",
+                format=self.cfg.format,
+                encapsulation="rtp",
+                transport="udp",
+                direction="both",
+            )
+            vars_ = media.get("channelvars") or {}
+            host, port = vars_.get("UNICASTRTP_LOCAL_ADDRESS"), vars_.get("UNICASTRTP_LOCAL_PORT")
+            if host and port:
+                call.set_rtp_remote(host, int(port))
+            # the 200 comes before the channel is in Stasis; addChannel would get a 422
+            try:
+                await asyncio.wait_for(asyncio.shield(started), _MEDIA_STASIS_TIMEOUT_S)
+            except TimeoutError:
+                raise AriError(
+                    "externalMedia", media_id, 0, f"no StasisStart in {_MEDIA_STASIS_TIMEOUT_S} s"
+                ) from None
+        finally:
+            self._media_in_stasis.pop(media_id, None)
+            if not started.done():
+                started.cancel()
+        if call.ended or call.bridge_id is None:  # hung up while we waited: torn down already
+            raise AriError("externalMedia", media_id, 0, "call ended during media setup")
         await self.request(
             "POST", f"/bridges/{call.bridge_id}/addChannel", channel=f"{call.channel_id},{media_id}"
         )
@@ -593,9 +639,8 @@ class AriBridge:
         call.close_rtp()
         bridge_id, media_id = call.bridge_id, call.media_channel_id
         call.bridge_id = call.media_channel_id = None
-        if media_id is not None:
+        if media_id is not None:  # stays in _ours until its StasisEnd (a late StasisStart)
             await self._quietly("DELETE", f"/channels/{media_id}")
-            self._ours.discard(media_id)
         if bridge_id is not None:
             await self._quietly("DELETE", f"/bridges/{bridge_id}")
         name, call.recording = call.recording, None
