@@ -138,7 +138,7 @@ def call(
             interviewer = await Interviewer.create(cfg, store=store)
             async with open_bridge(cfg, bridge or "") as ep:
                 try:
-                    live = await ep.dial(uri, ring_timeout=45.0)
+                    live = await ep.dial(uri, ring_timeout=cfg.campaigns.ring_timeout_s)
                 except CallFailed as e:
                     _fail(f"call not answered: {e.cause} ({e.status} {e.reason})")
                 result = await interviewer.interview(
