@@ -177,7 +177,7 @@ class AriConfig:
     media_host: str = "127.0.0.1"  # where Asterisk sends externalMedia RTP (voicebot's address)
     rtp_port_min: int = 21000
     rtp_port_max: int = 21999
-    format: Literal["ulaw", "slin16"] = "ulaw"
+    format: Literal["ulaw", "slin16"] = "ulaw"  # slin16 is refused by validate(): SLIN16_REFUSED
     endpoint: str = "PJSIP/{number}@trunk"  # outbound calls; {number} is the candidate's
     amd_context: str = ""  # dialplan context that runs AMD() and returns to Stasis; empty = off
     transfer_context: str = "voicebot-transfer"  # where transfer(extension) continues a call
@@ -269,6 +269,16 @@ class Config:
         return self
 
 
+# Probed on Asterisk 22.10.1 (tests/asterisk/test_ari_real.py): a UnicastRTP channel has no
+# payload-type map for what it receives, so only static types 0-34 are understood; slin16's
+# 118 (and any other dynamic type) is dropped, and L16 as type 10/11 is read as 8 kHz slin.
+SLIN16_REFUSED = (
+    '"slin16" cannot work: Asterisk\'s externalMedia (UnicastRTP) channel drops the RTP voicebot '
+    "sends with slin16's dynamic payload type 118 (it maps no dynamic types), so the candidate "
+    'would hear silence; use "ulaw" (voicebot\'s audio is 8 kHz either way)'
+)
+
+
 def _validate_pbx(cfg: Config) -> None:
     a = cfg.ari
     url_ok = a.url.startswith(("http://", "https://"))
@@ -280,6 +290,7 @@ def _validate_pbx(cfg: Config) -> None:
         f"RTP range {a.rtp_port_min}-{a.rtp_port_max} is not a valid port range",
     )
     _check("{number}" in a.endpoint, "ari.endpoint", "must contain {number}")
+    _check(a.format != "slin16", "ari.format", SLIN16_REFUSED)
     g = cfg.agi
     for key in ("ami_port", "agi_port", "audiosocket_port"):
         _check(0 <= getattr(g, key) <= 65535, f"agi.{key}", f"{getattr(g, key)} is not a port")

@@ -13,14 +13,14 @@ import contextlib
 import random
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx
-from tests.peers.audio import dominant_frequency, tone_wav, wait_wav_closed
+from tests.peers.audio import dominant_frequency, read_wav, tone_wav, wait_wav_closed, wav_seconds
 from tests.peers.baresip import Baresip
 from tests.telephony.conftest import Handler
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
@@ -211,3 +211,59 @@ async def test_calls_arriving_at_once_are_all_set_up(
             handler.end(call)
         await asyncio.gather(*(p.wait_closed() for p in ps))
     assert_clean(clean_pbx)
+
+
+def rms_dbfs(wav: Path, start_s: float = 0.5) -> float:
+    """The level of what the phone recorded; a header-only dump (no packets) is -inf."""
+    if wav_seconds(wav) == 0:
+        return float("-inf")
+    samples, rate = read_wav(wav)
+    x = samples[int(start_s * rate) :].astype(np.float64)
+    return float(20 * np.log10(max(np.sqrt(np.mean(x**2)) if len(x) else 0.0, 1e-3) / 32768))
+
+
+@pytest.mark.parametrize("fmt", ["ulaw", "slin16"])
+async def test_what_the_phone_hears_per_externalmedia_format(
+    clean_pbx: Pbx, cfg: Config, tmp_path: Path, fmt: str
+) -> None:
+    """Why config refuses ari.format = "slin16" (issue 13 item 4): on Asterisk 22 the bot
+    hears the phone, but the phone hears silence (UnicastRTP drops payload type 118). If a
+    later Asterisk passes this with slin16, lift the refusal in voicebot/config.py."""
+    handler = Handler()
+    slin_cfg = replace(cfg, ari=replace(cfg.ari, format=fmt))  # past validate(), on purpose
+    async with voicebot(slin_cfg, handler), phones(clean_pbx, 1, tmp_path, freqs=[700]) as [ph]:
+        await ph.dial(ph.uri_of(EXTENSION))
+        await ph.wait_established()
+        call = await asyncio.wait_for(handler.calls.get(), 10)
+        heard = await read_pcm(call, 1.5)
+        assert abs(dominant_hz(heard[4000:]) - 700) < 25  # Asterisk → voicebot works either way
+        await speak(call, 440, 2.0)
+        await ph.hangup()
+        await ph.wait_closed()
+        handler.end(call)
+        wav = ph.recorded_wav()
+        assert wav is not None
+        if fmt == "ulaw":
+            await wait_wav_closed(wav)
+        else:  # with slin16 no packet reaches the phone: the dump may stay header-only
+            await asyncio.sleep(1.0)
+    level = rms_dbfs(wav)
+    print(f"\n{fmt}: the phone heard the bot at {level:.1f} dBFS")
+    if fmt == "ulaw":
+        assert level > -30 and abs(dominant_frequency(wav, start_s=0.5) - 440) < 25
+    else:
+        assert level < -60  # silence: what the refusal's reason says
+    assert_clean(clean_pbx)
+
+
+async def test_stopping_voicebot_closes_the_event_socket_cleanly(
+    clean_pbx: Pbx, cfg: Config
+) -> None:
+    """Issue 13 item 6: Asterisk logged "Web socket closed abruptly" on every stop."""
+    before = clean_pbx.log_size()
+    async with voicebot(cfg):
+        pass
+    await asyncio.sleep(0.5)
+    log = clean_pbx.log_since(before)
+    assert "Shutting down application 'voicebot'" in log or "Deactivating Stasis app" in log
+    assert "closed abruptly" not in log

@@ -176,7 +176,9 @@ class AriCall(StreamCall):
     def send_wire(self, pcm: bytes) -> None:
         if self._rtp is None or self._rtp_remote is None:
             return
-        self._rtp.sendto(self._sender.packet(self.wire.encode(pcm), self._pt), self._rtp_remote)
+        payload = self.wire.encode(pcm)  # the RTP clock runs at the wire rate: 320 per 20 ms
+        packet = self._sender.packet(payload, self._pt, samples=self.wire.rate // 50)  # at 16 kHz
+        self._rtp.sendto(packet, self._rtp_remote)
 
 
 class _Dialing:
