@@ -296,7 +296,8 @@ class Pbx:
         return Leftovers(self.ari("GET", "/channels"), self.ari("GET", "/bridges"))
 
     def wait_clean(self, timeout: float = 10.0) -> Leftovers:
-        """Wait until no channel or bridge is left (teardown is asynchronous); what is left."""
+        """Wait until no channel or bridge is left (teardown is asynchronous); what is left.
+        It blocks: from a test whose event loop must go on, `await asyncio.to_thread(...)`."""
         deadline = time.monotonic() + timeout
         left = self.leftovers()
         while left and time.monotonic() < deadline:

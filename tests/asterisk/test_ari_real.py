@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -267,3 +268,45 @@ async def test_stopping_voicebot_closes_the_event_socket_cleanly(
     log = clean_pbx.log_since(before)
     assert "Shutting down application 'voicebot'" in log or "Deactivating Stasis app" in log
     assert "closed abruptly" not in log
+
+
+async def test_fifty_inbound_calls_in_bursts_of_five(
+    clean_pbx: Pbx, cfg: Config, tmp_path: Path
+) -> None:
+    """Issue 13's bar: 50 ARI inbound calls, 5 arriving at once, all set up, none dropped,
+    nothing left on Asterisk. Prints the counts (the old code dropped 33-80 %)."""
+    handler = Handler()
+    bursts, size = int(os.environ.get("VOICEBOT_ARI_BURSTS", "10")), 5
+    set_up = dropped = 0
+    left_after: list[str] = []
+    async with voicebot(cfg, handler), phones(clean_pbx, size, tmp_path) as ps:
+        for _ in range(bursts):
+            await asyncio.gather(*(p.dial(p.uri_of(EXTENSION)) for p in ps))
+            # (not wait_established: its cursor would find the previous burst's CALL_CLOSED)
+            outcomes = await asyncio.gather(
+                *(p.wait_event("CALL_ESTABLISHED", timeout=15) for p in ps),
+                return_exceptions=True,
+            )
+            calls: list[AriCall] = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    while len(calls) < size:
+                        calls.append(await handler.calls.get())
+            await asyncio.sleep(1.0)  # a dropped call ended 10-60 ms after its 200 OK
+            live = [c for c in calls if not c.ended]
+            set_up += len(live)
+            dropped += size - len(live)
+            for call in calls:
+                handler.end(call)
+            for p, outcome in zip(ps, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    with contextlib.suppress(Exception):
+                        await p.wait_closed(10)
+            left = await asyncio.to_thread(clean_pbx.wait_clean, 10)  # the loop runs on
+            if left:
+                left_after.append(str(left))
+    print(
+        f"\nARI inbound on Asterisk 22: {bursts}x{size} calls: {set_up} set up, "
+        f"{dropped} dropped; bursts with leftovers: {len(left_after)} {left_after[:2]}"
+    )
+    assert (set_up, dropped, left_after[:1]) == (bursts * size, 0, [])
