@@ -90,6 +90,10 @@ KINDS: tuple[Kind, ...] = (
             r"周|月|年|万|千|百|单|次|位|家|%)|"
             r"分之|百分之|从.{1,12}到|降到|降回|升到|减少了|提升了|续约|签了|签下|表扬|好评|"
             r"感谢信|回头|升级了|留下来"
+            r"|\b(on time|didn't (call|ring|contact us) (back|again)|never called back|"
+            r"decided to stay|stayed (with|a customer)|(she|he|they) (said|"
+            r"wrote)( on chat)? (it|everything) (was|is) (fine|fast|working|great)|"
+            r"left a (good|great|positive) review)\b"
         ),
     ),
     Kind(
@@ -109,6 +113,7 @@ KINDS: tuple[Kind, ...] = (
             r"every \w+ since|(months?|weeks?|years?) since|since (that|this) (day|time)|auto[- ]?"
             r"renew|automated)\b|再也没|再没|之后都|"
             r"以后都|防止|规范|模板|清单|一直没|没有再|不再|自动化|加了.{0,6}(测试|检查|告警|监控)"
+            r"|以后再也|避免|之后.{0,6}(没|再)|写进|定成|复盘|校验"
         ),
     ),
     Kind(
@@ -140,6 +145,8 @@ KINDS: tuple[Kind, ...] = (
             r"out|let (her|him|them) (talk|explain|finish)|what (she|he|they) (really )?"
             r"(needed|wanted|meant))\b|问了|问他|问她|问客户|询问|了解到|了解了|听(了|完|取)|"
             r"发现|原来|弄清|搞清|对比|复现|定位|查到|查了|分析"
+            r"|排查|找到(了)?原因|搞明白|问清楚|让(她|他|客户).{0,8}说完|先听|看了.{0,4}(监控|"
+            r"日志|数据|记录)"
         ),
     ),
     Kind(
@@ -169,6 +176,7 @@ KINDS: tuple[Kind, ...] = (
             r"step by step|repeated back|checked (that )?(she|he|they) understood|apologi[sz]ed)\b|"
             r"告诉|通知|同步|解释|说明|沟通|汇报|发了.{0,4}(邮件|消息)|打比方|举例|一步一步|"
             r"确认.{0,4}(明白|理解|听懂)"
+            r"|对吧|您是说|复述|我重复"
         ),
     ),
     Kind(
@@ -181,6 +189,10 @@ KINDS: tuple[Kind, ...] = (
             r"\b(followed up|follow-?up|checked (back|in|on)|called (her|him|them) (back|again|"
             r"later)|the next (day|week|morning)|a (day|week|few days) later|later that|"
             r"kept checking|made sure)\b|回访|跟进|第二天|过了.{1,4}(天|周)|确认.{0,6}(好了|解决)"
+            r"|\b((rang|called|phoned|emailed|messaged|texted|call|ring|phone) (her|him|them|"
+            r"back)( \w+)? (the )?next (day|morning|week|monday|tuesday|wednesday|thursday|"
+            r"friday|saturday|sunday)|next (morning|day|week) i (call|called|rang|ring|phoned|"
+            r"checked|emailed))\b"
         ),
     ),
     Kind(
@@ -194,6 +206,8 @@ KINDS: tuple[Kind, ...] = (
             r"\b(shipped|delivered|finished|completed|deployed|rolled (it )?out|released|"
             r"the same day|that (night|evening|afternoon)|by the end of|saw it through|until it "
             r"was|restored|got it (done|working|back))\b|上线|交付|完成|当天|当晚|修好|恢复了"
+            r"|\b((work|working|worked|going|running|back) again|back (up|online|to normal)|"
+            r"(was|were) (going|working) (through )?again)\b"
         ),
     ),
     Kind(
@@ -218,6 +232,8 @@ KINDS: tuple[Kind, ...] = (
             r"didn't (panic|take it personally|get upset|raise)|kept my (voice|tone|cool)|"
             r"stayed (polite|focused|patient)|one (thing|step) at a time|focused on)\b|"
             r"冷静|深呼吸|没有慌|不慌|保持.{0,4}(耐心|礼貌|语气)|一件一件|先稳住|情绪"
+            r"|\b(not (at )?me|didn't take it personally|not personal|reminded myself|"
+            r"told myself|breath\w*|counted to)\b"
         ),
     ),
     Kind(
@@ -242,6 +258,14 @@ KINDS: tuple[Kind, ...] = (
             r"credit to|thanked (him|her|them|the team)|reviewed (his|her|their)|stayed late "
             r"to help|split the work)\b|帮(他|她|忙|助)|结对|支持|分享|教(他|她)|功劳|感谢(他|"
             r"她|大家)|分工"
+            r"|补了|替(他|她)|分担|接过|带(他|她)|一起(改|做|查|弄)"
+            r"|主要是(他|她)|多亏|(他|她)的(方案|功劳|贡献)"
+            r"|\b((wrote|made|built|set up|gave|fixed) (her|him|them) (a|an|the|some)|"
+            r"took (some|part|half|one|two) of (her|his|their)|picked up (her|his|their)|"
+            r"covered (for )?(her|him|them)|unblocked)\b"
+            r"|\b(because of (her|him|them)|thanks to (her|him|them)|(was|were) all (hers|his|"
+            r"theirs)|named (her|him|them)|their (work|idea|part)|her (work|idea|part)|"
+            r"his (work|idea|part))\b"
         ),
     ),
     Kind(
@@ -256,6 +280,10 @@ KINDS: tuple[Kind, ...] = (
             r"us)|middle ground|met (halfway|in the middle)|settled on|aligned|win-win|deal|"
             r"in exchange|in return|trial|experiment)\b|一起|双方|共识|一致|商量|协商|折中|"
             r"达成|试用|交换"
+            r"|提议|建议.{0,4}(一起|各自|先)|用了(他|她)的|同意|接受了|按(他|她)的|采纳|跑一遍|各自"
+            r"|\b(asked (her|him|them) (privately|directly|openly|why)|talked to (her|him|"
+            r"them) (privately|directly|one[- ]on[- ]one)|sat down with|cleared the air|"
+            r"from then on (she|he|they))\b"
         ),
     ),
     Kind(
@@ -266,6 +294,10 @@ KINDS: tuple[Kind, ...] = (
             r"\b(asked (for|my \w+ for) (feedback|advice|input|a review)|feedback|took (it|the "
             r"advice|the comments) on board|changed (my|the) (approach|way)|acted on|"
             r"suggestions?|comments|criticism)\b|反馈|意见|建议|请教|批评|改进了"
+            r"|\b(asked (my|a|the|our) (mentor|lead|manager|senior|colleague|reviewer|teacher|"
+            r"tutor|supervisor) to (go through|review|look at|check|show)|(did|rewrote|redid|"
+            r"changed|wrote) (it|them|my \w+) (the way|like|as) (she|he|they) (showed|"
+            r"suggested|said|told)|review comments)\b"
         ),
     ),
     Kind(
@@ -304,6 +336,8 @@ KINDS: tuple[Kind, ...] = (
             r"(responsibility|charge|ownership))|i volunteered|i stepped up|nobody (else )?was|"
             r"wasn't assigned|without being asked|on my own initiative|i admitted|i apologi[sz]ed|"
             r"i was on call)\b|我的(错|失误|问题|责任)|主动|承担|负责|认错|道歉"
+            r"|\b((wasn't|was not|not) my (shift|job|area|code|task|responsibility)|"
+            r"i took (it|it on|over|charge)|stepped in|so i took)\b"
         ),
     ),
 )
@@ -337,6 +371,7 @@ KINDS += (
             r"(summary|steps|guide|screenshot|link)|screenshots?|analogy|compared it to|it's "
             r"(like|the)|like a)\b|打比方|举了?例|像.{1,8}一样|用.{0,4}(简单|通俗|大白话)|慢慢|"
             r"一步一步|画了|截图|发了.{0,6}(总结|步骤|说明)|换成|不说术语|换了?(个|种)说法"
+            r"|不说.{0,8}(词|术语)|就说|用.{0,6}(话|说法)|比如"
         ),
     ),
     Kind(
@@ -350,6 +385,7 @@ KINDS += (
             r"could|knew)|walked (her|him|them) through|did (it|the step|each step) together)\b|"
             r"复述|确认.{0,6}(听懂|明白|理解|会了)|当场|在电话里.{0,6}(操作|试)|让(他|她).{0,8}"
             r"(试|操作|说一遍|讲一遍)"
+            r"|让(她|他|客户).{0,10}(告诉|说|念|读|操作|试)|每一步"
         ),
     ),
     Kind(
@@ -362,6 +398,8 @@ KINDS += (
             r"he|they) (kept|continued)|prioriti[sz]ed|one at a time|acknowledg\w*|apologi[sz]ed|"
             r"wrote down|took notes|lowered my voice|muted)\b|让(他|她)(发泄|说完)|没有打断|"
             r"给了?.{0,4}(方案|选择|选项)|界限|先处理|一个一个|道歉|记下"
+            r"|\b(logged (each|every|the)|same (three|two|four) (facts|points|things)|script|"
+            r"wrote (it )?down)\b"
         ),
     ),
     Kind(
@@ -374,6 +412,8 @@ KINDS += (
             r"(team lead|manager|supervisor|colleague)|debrief\w*|shook it off|went back to the "
             r"queue|(took|picked up) the next call)\b|休息|喝(了)?(口)?(水|茶)|走了?一圈|跟组长|"
             r"找组长|缓一缓|缓了|下一个电话|调整(了)?(一下|心态)"
+            r"|\b(went for a (run|walk|coffee)|after (the|my) shift|when i got home|"
+            r"didn't check (the )?work)\b"
         ),
     ),
     Kind(
@@ -386,6 +426,8 @@ KINDS += (
             r"project|release|launch|demo|deadline|sprint) (goal|was|needed)|(we|the team) "
             r"(finished|shipped|delivered|launched|made (it|the deadline)))\b|整个团队|共同|"
             r"大家的|不是我的(任务|部分)|主动接|帮大家|按时上线|一起完成"
+            r"|\b(we|the team) (cleared|finished|shipped|delivered|launched|submitted|hit|"
+            r"made|still submitted|got)\b"
         ),
     ),
 )

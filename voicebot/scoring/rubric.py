@@ -257,14 +257,32 @@ _COUNTER_EN = re.compile(
     r"told (him|her|them) (off|to stop)|gave up|walked out|argued with the customer|"
     r"not worth (it|my time)|left it to|i don't care|waste of (my )?time)\b"
 )
+# contempt counts whoever the sentence is about; the rest only as the candidate's own doing
+_COUNTER_MORE_EN = re.compile(
+    r"\b(not (really )?(my|our) (service|system|team|fault|problem|department|issue|job)|"
+    r"\w+'s fault|muted (them|the alerts|it|the alarm)|went (back )?to sleep|i was right|"
+    r"went with mine|blocked (his|her|their)|junior idea|a fad|wrote the \w+( \w+)? myself|"
+    r"ended the call|told (her|him|them) to (call|ask|go to|find) (someone|somebody|her|his|"
+    r"their|the|a)|didn't bother|wasn't worth)\b"
+)
+_COUNTER_MORE_ZH = re.compile(
+    r"跟我们没关系|不是我们的(问题|事)|这是.{0,8}的问题|让(他|她)自己去|无理取闹|教不会|没必要|"
+    r"都没改|不让(他们|她们|他|她)碰|水平太差|一个人(写|做|干)完|我是对的|用了我的"
+)
+_INSULT_EN = re.compile(
+    r"\b(stupid|idiots?|lazy|useless|incompetent|clueless|dumb|aren't technical|some (people|"
+    r"customers|clients|users|callers) (just|simply)|people like (that|him|her|them))\b"
+)
+_INSULT_ZH = re.compile(r"根本不懂|幼稚|废物|没用的|笨|懒|有些(人|客户)就是|脑子")
 _INSIGHT_EN = re.compile(
     r"\b(i (learned|learnt|realised|realized|understood|apologi[sz]ed|should have|now see)|"
     r"looking back|in hindsight|since then i|now i (always|make sure|check|ask)|"
     r"i changed how|taught me|lesson)\b"
 )
 _WEAK_EN = re.compile(
-    r"\b(escalated|passed it (on|to)|handed it (over|to|off)|asked (my|the|a) (manager|lead|"
-    r"boss|supervisor|senior|colleague) to|(my|the|a) (manager|lead|boss|senior|colleague|"
+    r"\b(escalated|passed it (on|to)|handed it (over|to|off)|asked (my|the|a|our) (manager|"
+    r"lead|team lead|team leader|boss|supervisor|senior|colleague|tutor|teacher) to|(my|the|"
+    r"a) (manager|lead|boss|senior|colleague|"
     r"teammate|supervisor|team lead) (fixed|solved|handled|took care|took over|sorted|dealt)|"
     r"went away (by itself|on its own)?|fixed itself|resolved itself|luckily|by luck|"
     r"i helped test|someone else|somebody else|just restarted|only restarted)\b"
@@ -331,6 +349,7 @@ class Clause:
     insight: bool
     weak: bool
     past: int  # past-tense verbs in it (English)
+    doing: bool = False  # the candidate (or "we") does something, whatever the tense or mood
 
 
 def _words(text: str) -> list[str]:
@@ -374,7 +393,13 @@ def _agent_en(words: list[str], text: str) -> str | None:
     lead = [w for w in words if w not in _LEAD_EN]
     if lead and lead[0] in _THING:
         return "none"  # "…, and it has run every night since": a result, nobody's action
-    for w in words[:12]:
+    if lead and (
+        lead[0] in _IRREGULAR_PAST
+        or lead[0] in _VERBS_EN
+        or (lead[0].endswith("ed") and len(lead[0]) > 4)
+    ):
+        return None  # "…, rewrote it the way she showed me": the subject carries over
+    for w in lead[:12]:
         if w in _I:
             return "i"
         if w in _WE:
@@ -407,6 +432,99 @@ def _action_en(words: list[str]) -> bool:
         )
     ]
     return bool(rest) and rest[0] not in _NOT_ACTION
+
+
+_VERBS_EN = set(
+    """ask call check find fix tell write make send look go take give put set add move book
+    rang said told wrote asked called checked fixed sent looked moved booked explain explained
+    offer offered keep kept stay stayed try tried run ran build built change reply replied
+    show showed pair paired help helped""".split()
+)
+_SKIP_EN = {
+    "would",
+    "'d",
+    "will",
+    "'ll",
+    "can",
+    "could",
+    "should",
+    "might",
+    "may",
+    "must",
+    "always",
+    "usually",
+    "normally",
+    "generally",
+    "typically",
+    "often",
+    "sometimes",
+    "then",
+    "first",
+    "also",
+    "just",
+    "try",
+    "to",
+    "tend",
+    "really",
+    "still",
+    "even",
+    "immediately",
+    "quickly",
+    "personally",
+    "finally",
+    "basically",
+    "actually",
+    "probably",
+    "definitely",
+    "simply",
+}
+_STANCE_EN = {
+    "am",
+    "'m",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "think",
+    "believe",
+    "feel",
+    "know",
+    "like",
+    "love",
+    "enjoy",
+    "prefer",
+    "hope",
+    "want",
+    "guess",
+    "suppose",
+    "have",
+    "'ve",
+    "had",
+    "never",
+    "don't",
+    "do",
+    "wish",
+    "mean",
+    "care",
+    "get",
+    "need",
+    "consider",
+    "see",
+}
+_STANCE_ZH = re.compile(
+    r"^我(们)?(觉得|认为|是|很|非常|比较|挺|喜欢|希望|相信|知道|擅长|对|有|没有|不太|特别|一直是|"
+    r"从来|永远)"
+)
+
+
+def _doing_en(words: list[str]) -> bool:
+    try:
+        i = next(k for k, w in enumerate(words) if w in _I or w in _WE)
+    except StopIteration:
+        return False
+    rest = [w for w in words[i + 1 : i + 6] if w not in _SKIP_EN and not w.endswith("ly")]
+    return bool(rest) and rest[0] not in _STANCE_EN and rest[0] not in _NOT_ACTION
 
 
 def _past_count(words: list[str]) -> int:
@@ -450,9 +568,17 @@ def analyse_clauses(text: str, chinese: bool) -> list[Clause]:
             action = agent == "i" and not stance and not habit and not listy
             claim = bool(_CLAIM_ZH.search(c))
             counter, insight, weak = (
-                bool(_COUNTER_ZH.search(c)),
+                bool(_INSULT_ZH.search(c))
+                or (agent != "other" and bool(_COUNTER_ZH.search(c) or _COUNTER_MORE_ZH.search(c))),
                 bool(_INSIGHT_ZH.search(c)),
                 bool(_WEAK_ZH.search(c)),
+            )
+            me = c[c.find("我") :] if "我" in c else ""
+            doing = (
+                agent in ("i", "we")
+                and not listy
+                and not claim
+                and not (me and _STANCE_ZH.search(me))
             )
             past = len(_PAST_ZH.findall(c))
         else:
@@ -470,12 +596,24 @@ def analyse_clauses(text: str, chinese: bool) -> list[Clause]:
             action = action and not listy
             claim = bool(_CLAIM_EN.search(low))
             counter, insight, weak = (
-                bool(_COUNTER_EN.search(low)),
+                bool(_INSULT_EN.search(low))
+                or (
+                    agent != "other"
+                    and bool(_COUNTER_EN.search(low) or _COUNTER_MORE_EN.search(low))
+                ),
                 bool(_INSIGHT_EN.search(low)),
                 bool(_WEAK_EN.search(low)),
             )
+            doing = (
+                agent in ("i", "we")
+                and not listy
+                and not claim
+                and (_doing_en(words) if found else bool(words))
+            )
             past = _past_count(words)
-        out.append(Clause(c, si, agent, action, habit, listy, claim, counter, insight, weak, past))
+        out.append(
+            Clause(c, si, agent, action, habit, listy, claim, counter, insight, weak, past, doing)
+        )
         prev_sentence, prev_agent, prev_habit = si, agent, habit
     return out
 
@@ -661,6 +799,14 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     insight = [c for c in clauses if c.insight]
     claims = [c for c in clauses if c.claim]
     weak = [c for c in clauses if c.weak]
+    # …or the resolution in the story is somebody else's doing ("she calmed him down")
+    resolved_by_other = [
+        c
+        for c in clauses
+        if c.agent == "other" and cues.BY_NAME["resolve"].shows.search(c.text.lower())
+    ]
+    if resolved_by_other and len(own) <= 2:
+        weak += resolved_by_other
     we = [c for c in story if c.agent == "we"]
     others = any(c.agent in ("we", "other") for c in clauses) or bool(
         _OTHERS_SAID.search(said.lower())
@@ -718,18 +864,14 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     elif counter and not insight:
         level, rule = 1, "counter-evidence without insight"
     elif not episode or not own:
-        concrete = [
-            c
-            for c in clauses
-            if not c.listy and not c.claim and (c.habit or c.agent in ("i", "we"))
-        ]
+        concrete = [c for c in clauses if c.doing]
         if episode and we and relevant:
             level, rule = 2, "a real story told only as 'we': no own part visible"
         elif (
             relevant
             and len(concrete) >= 2
-            and not (claims and len(concrete) < 3)
-            and not _stuffed(clauses, rub, spoken)
+            and len(concrete) > len(claims)
+            and not any(c.listy for c in clauses)
         ):
             level, rule = 2, "a general approach, not one specific situation"
         else:
@@ -748,7 +890,13 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         level, rule = 4, "specific situation, own actions, two or more level-5 features"
     else:
         level, rule = 3, "specific situation with own actions"
-    score = float(level)
+    # within a level, more of the level-5 checklist ranks higher (the level stays the rule's)
+    if level == 3:
+        score = 3.0 + 0.3 * min(n, 1)
+    elif level == 4:
+        score = 4.0 + 0.4 * (n - 2) / max(1, total - 2)
+    else:
+        score = float(level)
     missing = [f.id for f in rub.features if shown[f.id] is None]
     checklist = {
         "specific_situation": episode,
@@ -777,13 +925,6 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
             expl += f"; missing: {', '.join(missing)}"
     expl += f" → {level} ({rule})"
     return Rating(level, round(score, 1), rule, checklist, evidence, expl)
-
-
-def _stuffed(clauses: Sequence[Clause], rub: _Rubric, said: str) -> bool:
-    """A non-story that names most of the rubric's ideas: a method list, not an approach."""
-    words = _content(said)
-    hits = sum(bool(c & words) for c in rub.content)
-    return hits >= max(3, round(0.75 * len(rub.content))) or any(c.listy for c in clauses)
 
 
 def _evidence(
