@@ -61,3 +61,14 @@ async def test_stop_closes_the_event_socket_with_a_close_frame(
         pass
     await until(lambda: bool(asterisk.ws_close_codes))
     assert asterisk.ws_close_codes == [1000]
+
+
+async def test_a_refused_externalmedia_leaves_no_channel_marked_ours(
+    asterisk: AriServer, handler: Handler
+) -> None:
+    bad = AriBridge(replace(CFG, url=asterisk.url, format="slin16"), handler)  # peer: 400
+    async with started(bad, lambda b: b.connected) as ari:
+        ch = await asterisk.ring_in("+15551230001")
+        await until(lambda: ch.id not in asterisk.channels)  # set-up failed, caller hung up
+        assert handler.calls.empty() and not ari.calls and not ari._ours
+        assert not asterisk.bridges

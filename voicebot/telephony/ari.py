@@ -582,17 +582,21 @@ class AriBridge:
         self._media_in_stasis[media_id] = started
         call.media_channel_id = media_id
         try:
-            media = await self.request(
-                "POST",
-                "/channels/externalMedia",
-                channelId=media_id,
-                app=self.cfg.app,
-                external_host=f"{self.cfg.media_host}:{call.rtp_port}",
-                format=self.cfg.format,
-                encapsulation="rtp",
-                transport="udp",
-                direction="both",
-            )
+            try:
+                media = await self.request(
+                    "POST",
+                    "/channels/externalMedia",
+                    channelId=media_id,
+                    app=self.cfg.app,
+                    external_host=f"{self.cfg.media_host}:{call.rtp_port}",
+                    format=self.cfg.format,
+                    encapsulation="rtp",
+                    transport="udp",
+                    direction="both",
+                )
+            except AriError:  # refused: no such channel will ever enter Stasis
+                self._ours.discard(media_id)
+                raise
             vars_ = media.get("channelvars") or {}
             host, port = vars_.get("UNICASTRTP_LOCAL_ADDRESS"), vars_.get("UNICASTRTP_LOCAL_PORT")
             if host and port:
