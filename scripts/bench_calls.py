@@ -7,9 +7,15 @@ CPU and memory measured here are the bot's alone. The report (JSON) goes to `--o
 
 Usage: .venv/bin/python scripts/bench_calls.py --calls 4 [--hangover-ms 500] [--stagger-s 1]
 
-`--bridge ari|agi` measures the PBX bridges' media path instead: --calls (default 10)
-concurrent calls from the test Asterisk peers (ARI externalMedia RTP, or FastAGI +
-AudioSocket); the bot speaks for --seconds on each, and the peer measures when each 20 ms
+`--bridge ari --asterisk` runs the same interviews through a real Asterisk 22
+(../shared/asterisk, started here on free loopback ports with `voicebot asterisk snippet`'s
+config): the candidates register to it as PJSIP phones cand0..candN-1 and the bot, an ARI
+Stasis app, originates to them; voice-to-voice is measured at the candidates' phones (from the
+end of their answer to the first bot audio they hear), pacing at the bot.
+
+`--bridge ari|agi` (without --asterisk) measures the PBX bridges' media path instead:
+--calls (default 10) concurrent calls from the test Asterisk peers (ARI externalMedia RTP, or
+FastAGI + AudioSocket); the bot speaks for --seconds on each, and the peer measures when each 20 ms
 frame arrives. The JSON reports that pacing jitter (|inter-arrival - 20 ms|, p50/p99/max).
 Exit status: 0 when every interview completed, 1 when some did not (the report says which),
 2 when set-up or teardown overran --timeout-s, 130 when interrupted.
@@ -369,19 +375,19 @@ class CallRun:
     user: str
     outcome: str = "not_started"
     result: SessionResult | None = None
-    call: SipCall | None = None
+    call: Any = None  # a SipCall, or an AriCall with --asterisk
     pacing_ms: list[float] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
 
 
 async def run_call(
-    bot: SipEndpoint, interviewer: Interviewer, job: Job, run: CallRun, registrar: str, delay: float
+    dial: Callable[[str], Any], interviewer: Interviewer, job: Job, run: CallRun, delay: float
 ) -> None:
     await asyncio.sleep(delay)
     run.started = time.monotonic()
     try:
-        run.call = await bot.call(f"sip:{run.user}@{registrar}")
+        run.call = await dial(run.user)
         record_pacing(run.call.pacer, run.pacing_ms)
         run.outcome = "in_progress"
         run.result = await interviewer.interview(run.call, job)
@@ -423,54 +429,65 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         asr_timer = TimedExecutor(asr_executor) if asr_executor is not None else None
         tts_before = getattr(interviewer.tts, "cache_stats", None)
         child_argv = ["--config", str(args.config)] if args.config else []
-        async with LocalRegistrar({"bot": bot_pw, **users}, workdir=workdir) as reg:
-            registrar = f"{reg.host}:{reg.port}"
-            bot_cfg = replace(
-                cfg.sip, listen_port=0, username="bot", password=bot_pw, registrar=registrar
-            )
-            async with (
-                SipEndpoint(bot_cfg) as bot,
-                Candidates(users, registrar, child_argv) as cands,
-            ):
-                await asyncio.wait_for(bot.registered.wait(), 10)
-                log.info(
-                    "models loaded in %.1f s, registered in %.1f s; placing %d calls",
-                    load_s,
-                    time.monotonic() - t_load - load_s,
-                    n,
+        async with contextlib.AsyncExitStack() as stack:
+            if args.asterisk:
+                pbx, ari = await start_asterisk(stack, users, workdir)
+                registrar = f"127.0.0.1:{pbx.sip_port}"
+                dial: Callable[[str], Any] = ari.dial  # PJSIP/<user>: the registered phone
+            else:
+                reg = await stack.enter_async_context(
+                    LocalRegistrar({"bot": bot_pw, **users}, workdir=workdir)
                 )
-                meter = CpuMeter(cands.pid)
-                monitor = Monitor()
-                baseline_rss = me.memory_info().rss
-                monitor.start()
-                cpu0, threads0 = meter.now(), thread_cpu_s()
-                t0 = time.monotonic()
-                runs = [CallRun(user) for user in users]
-                tasks = [
-                    asyncio.create_task(
-                        run_call(bot, interviewer, job, run, registrar, i * args.stagger_s)
-                    )
-                    for i, run in enumerate(runs)
-                ]
-                left = max(1.0, deadline - time.monotonic())
-                _, pending = await asyncio.wait(tasks, timeout=left)
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                wall = time.monotonic() - t0
-                cpu = meter.now() - cpu0
-                threads = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_s().items()}
-                monitor.stop()
-                log.info("calls done in %.1f s: %s", wall, [r.outcome for r in runs])
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(15):
-                        await cands.wait_reports([r.user for r in runs if r.call is not None])
-                t_down = time.monotonic()
+                registrar = f"{reg.host}:{reg.port}"
+                bot_cfg = replace(
+                    cfg.sip, listen_port=0, username="bot", password=bot_pw, registrar=registrar
+                )
+                bot = await stack.enter_async_context(SipEndpoint(bot_cfg))
+                await asyncio.wait_for(bot.registered.wait(), 10)
+
+                def dial(user: str) -> Any:
+                    return bot.call(f"sip:{user}@{registrar}")
+
+            cands = await stack.enter_async_context(Candidates(users, registrar, child_argv))
+            log.info(
+                "models loaded in %.1f s, registered in %.1f s; placing %d calls",
+                load_s,
+                time.monotonic() - t_load - load_s,
+                n,
+            )
+            meter = CpuMeter(cands.pid)
+            monitor = Monitor()
+            baseline_rss = me.memory_info().rss
+            monitor.start()
+            cpu0, threads0 = meter.now(), thread_cpu_s()
+            t0 = time.monotonic()
+            runs = [CallRun(user) for user in users]
+            tasks = [
+                asyncio.create_task(run_call(dial, interviewer, job, run, i * args.stagger_s))
+                for i, run in enumerate(runs)
+            ]
+            left = max(1.0, deadline - time.monotonic())
+            _, pending = await asyncio.wait(tasks, timeout=left)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            wall = time.monotonic() - t0
+            cpu = meter.now() - cpu0
+            threads = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_s().items()}
+            monitor.stop()
+            log.info("calls done in %.1f s: %s", wall, [r.outcome for r in runs])
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(15):
+                    await cands.wait_reports([r.user for r in runs if r.call is not None])
+            if args.asterisk:
+                still = await asyncio.to_thread(pbx.wait_clean, 10)
+                leftovers = {"channels": len(still.channels), "bridges": len(still.bridges)}
+            t_down = time.monotonic()
         log.info("torn down in %.1f s", time.monotonic() - t_down)
     finally:
         await store.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return report(
+    result = report(
         args=args,
         cfg=cfg,
         questions=len(job.questions),
@@ -485,6 +502,38 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         tts_before=tts_before,
         tts_after=getattr(interviewer.tts, "cache_stats", None),
     )
+    if args.asterisk:
+        result = {
+            "bridge": "ari",
+            "pbx": "real Asterisk 22.10.1 on 127.0.0.1 (PJSIP phones, ARI externalMedia ulaw)",
+            "leftovers_after_calls": leftovers,
+            **result,
+        }
+    return result
+
+
+async def start_asterisk(
+    stack: contextlib.AsyncExitStack, users: dict[str, str], workdir: Path
+) -> tuple[Any, Any]:
+    """A real Asterisk with a PJSIP phone per candidate, and the bot's ARI bridge on it."""
+    sys.path.insert(0, REPO)  # the tests' Asterisk harness
+    from tests.asterisk.pbx import Pbx
+    from voicebot.telephony.ari import AriBridge
+
+    pbx = Pbx(workdir / "asterisk")
+    cfg = pbx.voicebot_config("ari", ari={"endpoint": "PJSIP/{number}"})
+    phones = "".join(
+        f"\n[{u}]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\n"
+        f"auth = {u}\naors = {u}\ndirect_media = no\nrtp_symmetric = yes\n"
+        f"\n[{u}]\ntype = auth\nauth_type = userpass\nusername = {u}\npassword = {pw}\n"
+        f"\n[{u}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n"
+        for u, pw in users.items()
+    )
+    await asyncio.to_thread(pbx.start, cfg, {"pjsip.conf": phones})
+    stack.callback(pbx.stop)
+    ari = await stack.enter_async_context(AriBridge(cfg.ari))
+    await asyncio.wait_for(ari.connected.wait(), 10)
+    return pbx, ari
 
 
 def report(
@@ -680,6 +729,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, help="concurrent calls (default 4; 10 for --bridge)")
     p.add_argument("--bridge", choices=("sip", "ari", "agi"), default="sip")
     p.add_argument("--seconds", type=float, default=10.0, help="--bridge: bot speech per call")
+    p.add_argument(
+        "--asterisk",
+        action="store_true",
+        help="with --bridge ari: full interviews through a real Asterisk (../shared/asterisk)",
+    )
     p.add_argument("--out", type=Path, default=Path("var/bench/calls.json"))
     p.add_argument("--hangover-ms", type=int, help="override speech.vad_hangover_ms")
     p.add_argument("--stagger-s", type=float, default=1.0, help="between call starts")
@@ -691,6 +745,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.calls = 4 if args.bridge == "sip" else 10
     if args.calls < 1:
         p.error("--calls must be at least 1")
+    if args.asterisk and args.bridge != "ari":
+        p.error("--asterisk needs --bridge ari (agi over a real Asterisk: not here yet)")
     return args
 
 
@@ -712,7 +768,7 @@ async def amain(args: argparse.Namespace) -> int:
     if args.role == "candidates":
         await run_candidates(cfg, args.timeout_s + 60)
         return 0
-    if args.bridge != "sip":
+    if args.bridge != "sip" and not args.asterisk:
         text = json.dumps(await bench_bridge(args), indent=2)
         print(text)
         out = args.out.with_name(f"calls-{args.bridge}.json")
