@@ -310,3 +310,24 @@ async def test_fifty_inbound_calls_in_bursts_of_five(
         f"{dropped} dropped; bursts with leftovers: {len(left_after)} {left_after[:2]}"
     )
     assert (set_up, dropped, left_after[:1]) == (bursts * size, 0, [])
+
+
+async def test_ten_outbound_calls_at_once(clean_pbx: Pbx, cfg: Config, tmp_path: Path) -> None:
+    """Outbound dials share the media set-up path that raced Asterisk's StasisStart."""
+    n = 10
+    freqs = [400.0 + 60 * i for i in range(n)]
+    async with (
+        voicebot(cfg) as ari,
+        phones(clean_pbx, n, tmp_path, freqs=freqs, auto_answer=True) as ps,
+    ):
+        calls = await asyncio.gather(
+            *(ari.dial(f"{PHONE}@127.0.0.1:{p.sip_port}", ring_timeout=15) for p in ps)
+        )
+        await asyncio.sleep(1.0)
+        assert not [c for c in calls if c.ended], "calls dropped after answer"
+        heard = await asyncio.gather(*(read_pcm(c, 1.5) for c in calls))
+        for phone_freq, pcm in zip(freqs, heard, strict=True):  # each call hears its own phone
+            assert abs(dominant_hz(pcm[4000:]) - phone_freq) < 25
+        await asyncio.gather(*(c.hangup() for c in calls))
+        await asyncio.gather(*(p.wait_closed() for p in ps))
+    assert_clean(clean_pbx)
