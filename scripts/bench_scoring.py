@@ -44,7 +44,8 @@ LEGACY = {
     "backend-engineer.zh.jsonl": "backend-engineer-zh",
 }
 GRID = {
-    "relevance": (0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16),
+    "relevance": (0.02, 0.04, 0.06),
+    "story_relevance": (0.06, 0.08, 0.1, 0.12),
     "words": (2, 3),
 }
 TRAPS_AT_ONE = ("keyword_stuffed", "off_topic", "slogan", "counter_evidence")

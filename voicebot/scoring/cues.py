@@ -432,6 +432,85 @@ KINDS += (
     ),
 )
 
+# Kinds that sales and negotiation rubrics ask for (written from how such rubrics read, not
+# from any answer)
+KINDS += (
+    Kind(
+        "trade",
+        "traded a concession for something in return",
+        _re(r"trade|concession|in return|exchange|give and get|让步|交换|换取"),
+        _re(
+            r"\b(in (return|exchange)|on condition|provided (that)?|traded|swapped|as long as|if "
+            r"(they|you|she|he) (would|could|signed|committed|agreed|paid))\b|换取|条件是|作为交换|"
+            r"前提是|如果(他们|对方|客户).{0,6}(签|同意|承诺|付)"
+        ),
+    ),
+    Kind(
+        "limit",
+        "held a firm limit and would walk away below it",
+        _re(r"limit|walk away|floor|bottom line|firm|below|底线|底价|坚持|不低于"),
+        _re(
+            r"\b((my|our) (limit|floor|bottom line)|couldn't go (below|lower|under)|wouldn't go "
+            r"(below|lower)|held (firm|the price|my ground)|walked away|said no to|refused to "
+            r"(drop|go|discount)|no (further|more) discount|kept the price)\b|底线|底价|不能再低|"
+            r"坚持了?(价格|原价)|拒绝了?(降价|打折)"
+        ),
+    ),
+    Kind(
+        "confirm",
+        "summarised what they heard and confirmed it with the other person",
+        _re(r"confirm|summar|play(ed)? back|确认|总结|复述"),
+        _re(
+            r"\b(summari[sz]ed|played (it )?back|so what (you|i) (hear|heard)|(confirmed|checked) "
+            r"(with|that) (her|him|them|the client|the customer)|is that right|did i get that "
+            r"right|read (it|them) back)\b|总结|确认|复述|对吗|是不是这样"
+        ),
+    ),
+    Kind(
+        "tailor",
+        "tailored the offer to what this client needed",
+        _re(r"tailor|fit|match|customi[sz]|proposal|offer|pitch|定制|匹配"),
+        _re(
+            r"\b((only|just) (the|what) .{0,20}need\w*|built (the|a|my) (proposal|quote|offer|"
+            r"demo)|cut (out|down)|left out|dropped the|instead of the (full|standard|premium)|"
+            r"(smaller|cheaper|basic|starter|lighter) (plan|package|version|tier|option)|based on "
+            r"(what|her|his|their))\b|针对|只(推|报|给)|按(他|她|客户|对方)的需求|定制|去掉"
+        ),
+    ),
+    Kind(
+        "questions",
+        "asked open questions before proposing anything",
+        _re(r"open question|questions|before pitch|before proposing|提问|开放式"),
+        _re(
+            r"\b(asked (her|him|them|the client|the customer) (what|how|why|about|to walk me)|"
+            r"(what|how) (does|do|did|would) (your|their|the)|before (i )?(pitch|present|talk "
+            r"about|demo|offer)|(let|had) (her|him|them) (talk|explain))\b|问(了|他|她|客户|对方)|"
+            r"先(问|听)|了解(了)?(他们|客户|对方)"
+        ),
+    ),
+    Kind(
+        "stretch",
+        "set themselves a target above what was asked",
+        _re(r"stretch|ambitio|target|above what|beyond what|超额|挑战|更高的目标"),
+        _re(
+            r"\b((set|gave) (myself|me) (a|an)|(above|beyond|higher than|more than) (my|the) "
+            r"(quota|target)|stretch|(double|twice|triple) (the|my) (quota|target)|my own "
+            r"target)\b|给自己定|超额|翻倍|目标"
+        ),
+    ),
+    Kind(
+        "method",
+        "changed their own method after looking at what worked",
+        _re(r"own method|approach|improv|changed how|analy|改进.{0,4}(方法|做法)|分析"),
+        _re(
+            r"\b(changed (my|how i|the way i) (approach|script|pitch|opening|method|calls?|"
+            r"emails?)|tracked (my|which|every)|(looked|went) (back )?(at|through) (my|which|the) "
+            r"(calls|numbers|data|notes|recordings)|tested (two|different)|new (script|opening|"
+            r"approach))\b|改了.{0,6}(方法|话术|开场|做法)|记录|复盘|分析了"
+        ),
+    ),
+)
+
 BY_NAME = {k.name: k for k in KINDS}
 
 

@@ -35,8 +35,11 @@ from voicebot.scoring import cues, semantic
 PARAMS: dict[str, float] = {
     "words": 2,  # …or says this many of the feature's own content words, as an own action
     "relevance": 0.04,  # answer closer to the competency than to anything else, by this
+    "story_relevance": 0.08,  # …and a story this much closer, unless two features show it is
 }
 
+MAX_CLAUSES_CHECKED = 6
+RELEVANCE_WORDS = 70
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -815,27 +818,18 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     # relevance: the whole answer, and each clause, against the competency and everything else
     # what the answer is about: what was said, without keyword lists stuck on
     spoken = (" " if not chinese else "").join(c.text for c in clauses if not c.listy)
-    vec_cache: dict[int, np.ndarray] = {}
-
-    def cvec(i: int) -> np.ndarray:  # clause vectors only where a rule needs them
-        if i not in vec_cache:
-            vec_cache[i] = emb.embed([clauses[i].text])[0]
-        return vec_cache[i]
 
     def margin(v: np.ndarray) -> float:
         return float(rub.centre @ v) - float(np.max(rub.contrast[chinese] @ v))
 
-    relevance = margin(emb.embed([spoken])[0]) if spoken else -1.0
+    relevance = margin(emb.embed([_head(spoken, chinese)])[0]) if spoken else -1.0
     relevant = relevance > PARAMS["relevance"] and (others or not rub.social)
-    partly = (
-        []
-        if relevant
-        else [
-            c
-            for i, c in enumerate(clauses)
-            if c.action and margin(cvec(i)) > PARAMS["relevance"] + 0.05
-        ]
-    )
+    partly: list[Clause] = []
+    if not relevant and own:  # is some of it evidence after all? one batch, the first few
+        mine = own[:MAX_CLAUSES_CHECKED]
+        for c, v in zip(mine, emb.embed([c.text for c in mine]), strict=True):
+            if margin(v) > PARAMS["relevance"] + 0.05:
+                partly.append(c)
 
     # level-5 features, shown only inside the candidate's own story
     first_own = min((clauses.index(c) for c in own), default=len(clauses))
@@ -876,7 +870,7 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
             level, rule = 2, "a general approach, not one specific situation"
         else:
             level, rule = 1, "claims, slogans or keywords, no situation"
-    elif not relevant:
+    elif not relevant or (relevance <= PARAMS["story_relevance"] and n < 2):
         level, rule = (
             (2, "mostly about something else; part of it is evidence")
             if partly
@@ -925,6 +919,14 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
             expl += f"; missing: {', '.join(missing)}"
     expl += f" → {level} ({rule})"
     return Rating(level, round(score, 1), rule, checklist, evidence, expl)
+
+
+def _head(text: str, chinese: bool) -> str:
+    """What an answer is about shows in its first sentences; the encoder's cost grows with
+    length, so a long answer is judged by its first RELEVANCE_WORDS words (characters / 2)."""
+    if chinese:
+        return text[: 2 * RELEVANCE_WORDS]
+    return " ".join(text.split()[:RELEVANCE_WORDS])
 
 
 def _evidence(
