@@ -790,7 +790,9 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     )
     past = sum(c.past for c in story if c.agent != "none" or c.sentence == 0)
     habit_share = sum(c.habit for c in clauses) / max(1, len(clauses))
-    specific = bool((_SPECIFIC_ZH if chinese else _SPECIFIC_EN).search(said.lower()))
+    # a concrete detail where the candidate sets the scene or acts, not a figure tacked on
+    scene = " ".join(c.text for c in clauses if c.agent in ("i", "we") or c.sentence == 0)
+    specific = bool((_SPECIFIC_ZH if chinese else _SPECIFIC_EN).search(scene.lower()))
     # a non-native speaker may tell a story in the present: no habit word anywhere, several
     # own actions and a concrete detail still make it one episode
     episode = (
@@ -811,13 +813,13 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     if resolved_by_other and len(own) <= 2:
         weak += resolved_by_other
     we = [c for c in story if c.agent == "we"]
-    others = any(c.agent in ("we", "other") for c in clauses) or bool(
-        _OTHERS_SAID.search(said.lower())
-    )
 
     # relevance: the whole answer, and each clause, against the competency and everything else
     # what the answer is about: what was said, without keyword lists stuck on
     spoken = (" " if not chinese else "").join(c.text for c in clauses if not c.listy)
+    others = any(c.agent in ("we", "other") for c in clauses if not c.listy) or bool(
+        _OTHERS_SAID.search(spoken.lower())
+    )
 
     def margin(v: np.ndarray) -> float:
         return float(rub.centre @ v) - float(np.max(rub.contrast[chinese] @ v))
@@ -850,6 +852,14 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
                 break
         shown[f.id] = hit
     n = sum(v is not None for v in shown.values())
+    # two features beyond a bare outcome are the competency's own evidence, whatever the wording
+    if not relevant and (others or not rub.social):
+        own_kind = [
+            f
+            for f, k in zip(rub.features, rub.kinds, strict=True)
+            if shown[f.id] and k != ["outcome"]
+        ]
+        relevant = len(own_kind) >= 2
     total = len(rub.features)
 
     # the rules, in order
@@ -861,12 +871,7 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         concrete = [c for c in clauses if c.doing]
         if episode and we and relevant:
             level, rule = 2, "a real story told only as 'we': no own part visible"
-        elif (
-            relevant
-            and len(concrete) >= 2
-            and len(concrete) > len(claims)
-            and not any(c.listy for c in clauses)
-        ):
+        elif relevant and len(concrete) >= 2 and len(concrete) > len(claims):
             level, rule = 2, "a general approach, not one specific situation"
         else:
             level, rule = 1, "claims, slogans or keywords, no situation"
