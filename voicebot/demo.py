@@ -25,6 +25,7 @@ from voicebot.config import Config
 from voicebot.interview.plan import Resume, build_plan, load_job
 from voicebot.interview.runner import Interviewer
 from voicebot.interview.session import SessionResult
+from voicebot.scoring import llm
 from voicebot.scoring.pipeline import score_call, write_report_files
 from voicebot.speech.metrics import word_error_rate
 from voicebot.speech.tts import PiperSynthesizer
@@ -259,6 +260,7 @@ async def run_demo(
             compliance=cfg.compliance.mode,
             resume=resume,
             feedback_scores=cfg.reports.feedback_scores,
+            rater=llm.from_config(cfg.scoring),
         )
         report = scored.to_dict()
         files = await write_report_files(report, reports_dir or cfg.reports.dir)

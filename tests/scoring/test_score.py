@@ -178,3 +178,42 @@ def test_buzzword_list_is_not_a_story(backend_job: Job) -> None:
     assert buzz.score < 2.5 < story.score
     with pytest.raises(KeyError, match="leadership"):
         score_answer(backend_job, "leadership", "I led a team.")
+
+
+class FixedRater:
+    """Stands in for the LLM rater: a fixed checklist, or None (failed, timed out)."""
+
+    def __init__(self, level: int | None) -> None:
+        self.level = level
+        self.calls = 0
+
+    def rate(self, text: str, competency: object, lang: str) -> dict | None:
+        self.calls += 1
+        if self.level is None:
+            return None
+        return {
+            "level": self.level,
+            "rule": "the model's level",
+            "explanation": "one story, every feature",
+            "specific_situation": True,
+            "own_actions": [text.split(".")[0]],
+            "about_competency": True,
+            "level5_features": [],
+            "counter_evidence": [],
+            "weak_behaviour": [],
+        }
+
+
+def test_another_rater_rates_when_it_answers_and_the_rules_when_it_fails(
+    backend_job: Job,
+) -> None:
+    turns = interview_turns(backend_job, STRONG)
+    llm = score_interview(backend_job, turns, rater=FixedRater(5)).to_dict()
+    assert {a["level"] for a in llm["answers"]} == {5}
+    assert all(
+        a["checklist"]["rater"] == "llm" and "LLM rater" in a["explanation"] for a in llm["answers"]
+    )
+    failed = FixedRater(None)
+    fallback = score_interview(backend_job, turns, rater=failed).to_dict()
+    assert failed.calls == len(fallback["answers"])
+    assert fallback == score_interview(backend_job, turns).to_dict()

@@ -114,6 +114,7 @@ async def score_with_pipeline(
     *,
     compliance: str = "none",
     feedback_scores: bool = False,
+    rater: Any = None,
 ) -> Mapping[str, Any] | None:
     """Score the call against the candidate's résumé and store the report (voicebot.scoring,
     imported when first used)."""
@@ -128,6 +129,7 @@ async def score_with_pipeline(
         resume=resume,
         compliance=compliance,
         feedback_scores=feedback_scores,
+        rater=rater,
     )
     return report.to_dict()  # score_call saved it too
 

@@ -51,6 +51,7 @@ async def open_calling(
         yield bridge, SimulatedInterviewer(store, call_s=simulate.call_s), simulated_scorer
         return
     from voicebot.interview.runner import Interviewer
+    from voicebot.scoring import llm
     from voicebot.serve import open_bridge
 
     interviewer = await Interviewer.create(cfg, store=store)
@@ -59,6 +60,7 @@ async def open_calling(
             score_with_pipeline,
             compliance=cfg.compliance.mode,
             feedback_scores=cfg.reports.feedback_scores,
+            rater=llm.from_config(cfg.scoring),
         )
         yield bridge, interviewer, scorer
 

@@ -14,6 +14,7 @@ import typer
 
 from voicebot.config import Config, ConfigError, load_config
 from voicebot.interview.plan import Job, JobError, load_job, parse_job
+from voicebot.scoring import llm
 from voicebot.scoring.answers import AnswerLineError, score_lines
 from voicebot.store import Store, StoreError
 
@@ -88,6 +89,7 @@ async def _report(cfg: Config, call_id: str, job: Job | None, rescore: bool) -> 
             job,
             compliance=cfg.compliance.mode,
             feedback_scores=cfg.reports.feedback_scores,
+            rater=llm.from_config(cfg.scoring),
         )
         return scored.to_dict()
     finally:

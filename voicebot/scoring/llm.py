@@ -481,3 +481,17 @@ def _read(e: urllib.error.HTTPError) -> str:
 
 def _short(e: BaseException) -> str:
     return str(e).splitlines()[0][:120] if str(e) else ""
+
+
+def from_config(scoring: Any) -> LlmRater | None:
+    """The rater `[scoring] llm_url` asks for, or None (the built-in rater only)."""
+    if not getattr(scoring, "llm_url", ""):
+        return None
+    return LlmRater(
+        scoring.llm_url,
+        scoring.llm_model,
+        api_key=scoring.llm_api_key or None,
+        timeout_s=scoring.llm_timeout_s,
+        retries=scoring.llm_retries,
+        cache_path=scoring.llm_cache or None,
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 from voicebot.interview.plan import Job, Resume
 from voicebot.scoring.report import render_html
-from voicebot.scoring.score import Report, score_interview
+from voicebot.scoring.score import Rater, Report, score_interview
 from voicebot.store import Store, StoreError
 from voicebot.store import reports as db
 
@@ -25,6 +25,7 @@ async def score_call(
     resume: Resume | None = None,
     feedback_scores: bool = False,
     save: bool = True,
+    rater: Rater | None = None,
 ) -> Report:
     """Score a stored call (and, with `save`, store the report). Prosody rows are read only
     when the job opts in and the mode is not "eu"."""
@@ -37,7 +38,8 @@ async def score_call(
         by_seq = await db.get_prosody(store, call_id)
         prosody = {i: by_seq[t.seq] for i, t in enumerate(turns) if t.seq in by_seq}
     consent = None if call.get("consent") is None else bool(call["consent"])
-    report = score_interview(
+    report = await asyncio.to_thread(  # the sentence model runs off the event loop
+        score_interview,
         job,
         turns,
         call_id=call_id,
@@ -47,6 +49,7 @@ async def score_call(
         consent=consent,
         prosody=prosody,
         feedback_scores=feedback_scores,
+        rater=rater,
     )
     if save:
         await db.save_report(store, call_id, report.to_dict())

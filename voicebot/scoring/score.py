@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from voicebot.interview.plan import Competency, Job, Knockout, Level, Question, Resume
 from voicebot.scoring import features as ft
@@ -39,13 +39,35 @@ class AnswerScore:
     checklist: dict[str, Any]
 
 
-def score_answer(job: Job, competency_id: str, text: str, lang: str | None = None) -> AnswerScore:
+class Rater(Protocol):
+    """Another rater of the same checklist (`llm.LlmRater`); None from it = rate built-in."""
+
+    def rate(self, text: str, competency: Competency, lang: str) -> dict[str, Any] | None: ...
+
+
+def score_answer(
+    job: Job,
+    competency_id: str,
+    text: str,
+    lang: str | None = None,
+    rater: Rater | None = None,
+) -> AnswerScore:
     """One free-standing answer against one competency of the job."""
     competency = job.competency(competency_id)
     if competency is None:
         known = ", ".join(c.id for c in job.competencies) or "none"
         raise KeyError(f"{competency_id!r} is not a competency of job {job.id} (known: {known})")
-    r = rubric.rate(text, competency, lang or job.locale)
+    lang = lang or job.locale
+    other = rater.rate(text, competency, lang) if rater is not None and text.strip() else None
+    if other is not None:
+        quotes = [f["quote"] for f in other["level5_features"] if f["quote"]]
+        evidence = list(dict.fromkeys(quotes + other["own_actions"]))[:EVIDENCE_PER_COMPETENCY]
+        explanation = f"{other['explanation']} → {other['level']} ({other['rule']}; LLM rater)"
+        checklist = {**other, "rater": "llm"}
+        return AnswerScore(
+            competency_id, float(other["level"]), other["level"], evidence, explanation, checklist
+        )
+    r = rubric.rate(text, competency, lang)
     return AnswerScore(competency_id, r.score, r.level, r.evidence, r.explanation, r.checklist)
 
 
@@ -131,6 +153,7 @@ def score_interview(
     consent: bool | None = None,
     prosody: Mapping[int, Mapping[str, float]] | None = None,
     feedback_scores: bool = False,
+    rater: Rater | None = None,
 ) -> Report:
     """Score one interview from its turns (in order). `prosody` maps a turn's index in `turns`
     to its prosody features; used only if the job opts in and the mode is not "eu"."""
@@ -146,7 +169,7 @@ def score_interview(
         if q.expects and q.id in answers
     }
     scored = {
-        (q.id, cid): score_answer(job, cid, " ".join(answers[q.id]), job.locale)
+        (q.id, cid): score_answer(job, cid, " ".join(answers[q.id]), job.locale, rater)
         for q in job.all_questions
         if q.id in answers
         for cid in q.competencies
