@@ -51,6 +51,15 @@ _IRREGULAR = {
     "set": "set",
     "put": "put",
     "stayed": "stay\\w*",
+    "rewrote": "rewrite|rewrote|rewritten",
+    "said": "say|says|said",
+    "thought": "think|thought",
+    "spent": "spend|spent",
+    "built": "build|built",
+    "met": "meet|met",
+    "paid": "pay|paid",
+    "sold": "sell|sold",
+    "spoke": "speak|spoke",
 }
 _TOKEN = re.compile(r"\\.|[a-z]+|.", re.DOTALL)
 

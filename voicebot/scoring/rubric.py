@@ -214,7 +214,10 @@ _ANCHOR_EN = re.compile(
     r"\b(once|one (time|day|morning|night|evening|afternoon|week|weekend|month|year|man|woman|"
     r"customer|client|guy|lady|caller|user|colleague|teammate)|(the )?next (morning|day|week|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)|that (day|morning|week|night|"
-    r"evening|afternoon)|in my (job|work|internship|role|time) (at|in|as|with)|"
+    r"evening|afternoon)|in my (job|work|internship|role|time) (at|in|as|with)|in (our|my|the) "
+    r"(capstone|final[- ]year|group|university|uni|school|college|first[- ]year|second[- ]year|"
+    r"third[- ]year|team|last|first) ?(project|assignment|internship|placement)|(days?|weeks?|"
+    r"months?) before (the |our |a )?(demo|launch|release|deadline|exam|presentation|go-live)|"
     r"last (year|month|week|spring|summer|autumn|fall|winter|quarter|sprint|christmas|time)|"
     r"yesterday|in (19|20)\d\d|(19|20)\d\d|at my (last|previous|old|first|current|former) "
     r"(job|company|role|team|internship|employer|work|position)|when i (was|worked|joined|started)|"
@@ -798,7 +801,11 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     episode = (
         bool(story)
         and habit_share < 0.5
-        and (anchored or past >= 2 or (habit_share == 0 and len(own) >= 2 and specific))
+        and (
+            anchored
+            or past >= 2
+            or (habit_share == 0 and specific and (len(own) >= 2 or past >= 1))
+        )
     )
     counter = [c for c in clauses if c.counter and not c.habit]
     insight = [c for c in clauses if c.insight]
