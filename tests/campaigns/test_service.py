@@ -25,6 +25,10 @@ async def test_campaigns_dial_over_the_configured_bridge(tmp_path: Path) -> None
             assert bridge.name == "sip"
             assert callable(bridge.dial)
             assert interviewer.store is store
-            assert scorer.keywords == {"compliance": "none", "feedback_scores": False}
+            assert scorer.keywords == {
+                "compliance": "none",
+                "feedback_scores": False,
+                "rater": None,  # [scoring] llm_url unset: the built-in rater only
+            }
     finally:
         await store.close()
