@@ -174,6 +174,25 @@ def emit(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def time_arrivals(call: SipCall) -> list[float]:
+    """When each RTP packet reaches the candidate's phone (monotonic seconds)."""
+    arrivals: list[float] = []
+    on_rtp = call._on_rtp
+
+    def timed(data: bytes, addr: tuple[str, int]) -> None:
+        arrivals.append(time.monotonic())
+        on_rtp(data, addr)
+
+    call._on_rtp = timed  # type: ignore[method-assign]
+    return arrivals
+
+
+def arrival_jitter_ms(arrivals: list[float]) -> list[float]:
+    """|inter-arrival - 20 ms| of every packet after the first, at the phone."""
+    gaps = np.diff(np.asarray(arrivals)) * 1000
+    return [round(float(g), 2) for g in np.abs(gaps - 20.0)]
+
+
 async def run_candidates(cfg: Config, timeout_s: float) -> None:
     """Read {registrar, users} from stdin, answer every call, report each; stop on stdin EOF."""
     loop = asyncio.get_running_loop()
@@ -191,6 +210,7 @@ async def run_candidates(cfg: Config, timeout_s: float) -> None:
     def answer_as(user: str) -> Callable[[SipCall], Any]:
         async def answer(call: SipCall) -> None:
             candidate = ScriptedCandidate(DEFAULT_SCRIPT, tts)
+            arrivals = time_arrivals(call)
             try:
                 await candidate.run(call)
             finally:
@@ -201,6 +221,7 @@ async def run_candidates(cfg: Config, timeout_s: float) -> None:
                         "answers_spoken": candidate.log.answers_spoken,
                         "voice_to_voice_ms": candidate.log.voice_to_voice_ms,
                         "heard_bot_s": round(candidate.log.heard_bot_s, 2),
+                        "arrival_jitter_ms": arrival_jitter_ms(arrivals),
                     }
                 )
 
@@ -554,6 +575,7 @@ def report(
 ) -> dict[str, Any]:
     n = len(runs)
     v2v: list[float] = []
+    at_phone: list[float] = []
     bot_latency: list[float] = []
     pacing: list[float] = []
     recognized = 0
@@ -561,6 +583,7 @@ def report(
     for run in runs:
         spoken = cand_logs.get(run.user, {})
         v2v += spoken.get("voice_to_voice_ms", [])
+        at_phone += spoken.get("arrival_jitter_ms", [])
         pacing += run.pacing_ms
         turns = run.result.turns if run.result else []
         latencies = [t.latency_ms for t in turns if t.latency_ms is not None]
@@ -616,6 +639,8 @@ def report(
             **{k: v for k, v in summary(pacing, 50, 99).items() if k != "p50"},
             "reanchors": sum(r.call.pacer.stats.reanchors for r in runs if r.call),
         },
+        # the same |inter-arrival - 20 ms|, of the bot's packets as the phones receive them
+        "pacing_jitter_at_phone_ms": summary(at_phone, 50, 95, 99),
         "event_loop_lag_ms": summary(monitor.loop_lag_ms, 50, 99),
         "cpu_percent_per_call": round(cpu.bot / wall / n * 100, 2),
         # per second of call actually in progress (the ramp and tail make wall*n too long)
