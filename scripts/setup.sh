@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox)
+# the last seven: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests)
+APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox
+  libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
