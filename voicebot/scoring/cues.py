@@ -89,20 +89,24 @@ KINDS: tuple[Kind, ...] = (
         "outcome",
         "a concrete result that followed from what the candidate did",
         _re(r"result|outcome|measurabl|impact|effect|结果|效果|成果|可衡量"),
+        # a figure is a result only with a change or a result word beside it ("dropped to
+        # zero", "from 4 s to 200 ms"), never alone ("it would be twenty minutes")
         _re(
-            r"\d|%|\b(percent|zero|half|twice|double[ds]?|tripled|(one|two|three|four|five|six|"
+            r"^(?=.*(\d|%|\b(percent|zero|half|twice|doubled?|tripled|one|two|three|four|five|six|"
             r"seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|"
-            r"eighty|ninety|hundred|thousand|million)\b|from \S+( \S+)? to|renewed|signed|"
-            r"stayed with (us|the company)|thanked me|wrote (a|us a) (review|thank)|came back|"
-            r"(five|5)[- ]star|promoted|upgraded|kept (the|her|his|their) (account|contract|"
-            r"business|subscription))|[零一二两三四五六七八九十百千万]+(个|倍|成|分钟|小时|天|"
-            r"周|月|年|万|千|百|单|次|位|家|%)|"
-            r"分之|百分之|从.{1,12}到|降到|降回|升到|减少了|提升了|续约|签了|签下|表扬|好评|"
+            r"eighty|ninety|hundred|thousand|million)\b))(?=.*\b(went|goes|dropped|fell|rose|cut|"
+            r"reduced|increased|decreased|improved|saved|down|up|from|under|below|within|since|no "
+            r"more|back to|faster|slower|fewer|lower|higher|grew|halved|closed|signed|sold|won|hit|"
+            r"reached|beat|finished|came|ranked|top|approved|passed|only)\b)|"
+            r"^(?=.*([零一二两三四五六七八九十百千万]|\d|%|分之))(?=.*(降|升|减少|提升|提高|增加|节省|到|"
+            r"以内|以下|以上|超过|达到|完成|签|卖|拿到|排名|第一))|"
+            r"\b(renewed|signed|stayed with (us|the company)|thanked me|wrote (a|us a) (review|"
+            r"thank)|came back|(five|5)[- ]star|promoted|upgraded|kept (the|her|his|their) "
+            r"(account|contract|business|subscription)|on time|didn't (call|ring|contact us) "
+            r"(back|again)|never called back|decided to stay|stayed (with|a customer)|(she|he|"
+            r"they) (said|wrote)( on chat)? (it|everything) (was|is) (fine|fast|working|great)|"
+            r"left a (good|great|positive) review)\b|从.{1,12}到|续约|签了|签下|表扬|好评|"
             r"感谢信|回头|升级了|留下来"
-            r"|\b(on time|didn't (call|ring|contact us) (back|again)|never called back|"
-            r"decided to stay|stayed (with|a customer)|(she|he|they) (said|"
-            r"wrote)( on chat)? (it|everything) (was|is) (fine|fast|working|great)|"
-            r"left a (good|great|positive) review)\b"
         ),
     ),
     Kind(

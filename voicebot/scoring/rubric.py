@@ -846,16 +846,27 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         c for i, c in enumerate(clauses) if i >= first_own and not c.listy and c.agent != "other"
     ]
     shown: dict[str, str | None] = {}
+    used: set[tuple[str, str]] = set()  # a clause shows one feature per kind of evidence
     for fi, f in enumerate(rub.features):
         hit = None
         for c in usable:
             if c.habit and "reason" not in rub.kinds[fi]:
                 continue  # "I would also…" inside a story is no evidence, except of options weighed
             low = c.text.lower()
-            if any(cues.BY_NAME[k].shows.search(low) for k in rub.kinds[fi]) or (
-                c.action and len(rub.content[fi] & _content(c.text)) >= PARAMS["words"]
-            ):
+            kind = next(
+                (
+                    k
+                    for k in rub.kinds[fi]
+                    if (c.text, k) not in used and cues.BY_NAME[k].shows.search(low)
+                ),
+                None,
+            )
+            if kind is None and (c.text, "words") not in used and c.action:
+                if len(rub.content[fi] & _content(c.text)) >= PARAMS["words"]:
+                    kind = "words"
+            if kind is not None:
                 hit = c.text
+                used.add((c.text, kind))
                 break
         shown[f.id] = hit
     n = sum(v is not None for v in shown.values())
@@ -900,7 +911,7 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     if level == 3:
         score = 3.0 + 0.3 * min(n, 1)
     elif level == 4:
-        score = 4.0 + 0.4 * (n - 2) / max(1, total - 2)
+        score = 4.0 + min(0.4, 0.4 * (n - 2) / max(1, total - 3))
     else:
         score = float(level)
     missing = [f.id for f in rub.features if shown[f.id] is None]
