@@ -1,4 +1,3 @@
-import time
 
 import numpy as np
 import pytest
@@ -45,18 +44,13 @@ async def test_piper_streams_a_chunk_per_sentence(tmp_path) -> None:
 @pytest.mark.models
 async def test_second_render_comes_from_the_disk_cache(tmp_path) -> None:
     first = PiperSynthesizer(cache_dir=tmp_path)
-    started = time.perf_counter()
     rendered = await first.render(GREETING)
-    render_s = time.perf_counter() - started
     assert first.cache_path(GREETING).is_file()
 
     second = PiperSynthesizer(cache_dir=tmp_path)  # a fresh process would see the same
-    started = time.perf_counter()
     cached = await second.render(GREETING)
-    cached_s = time.perf_counter() - started
 
-    assert cached == rendered
-    assert cached_s < render_s / 5, (cached_s, render_s)
+    assert cached == rendered  # not synthesised again: read back (speed is for benchmarks)
     assert second.cache_stats.disk_hits == 1 and second.cache_stats.misses == 0
     assert await second.render(f"  {GREETING} ") == rendered
     assert second.cache_stats.memory_hits == 1
