@@ -157,3 +157,14 @@ def test_chinese_answers_follow_the_same_rules(zh_job: Job) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "um", "嗯"])
 def test_no_answer_is_level_one(backend_job: Job, text: str) -> None:
     assert level(backend_job, "problem_solving", text) == 1
+
+
+def test_going_it_alone_is_counter_evidence_only_where_the_others_matter(
+    backend_job: Job,
+) -> None:
+    alone = (
+        "Last spring our nightly export kept failing. I looked at the logs, found that an emoji "
+        "broke the CSV writer, and I fixed it all by myself over the weekend."
+    )
+    assert level(backend_job, "collaboration", alone) == 1  # the team's task, done alone
+    assert level(backend_job, "problem_solving", alone) >= 3  # a fix is a fix

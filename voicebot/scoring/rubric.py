@@ -256,9 +256,7 @@ _COUNTER_EN = re.compile(
     r"nothing to discuss|not my (job|problem|fault|area|"
     r"responsibility|department)|their (job|problem)|(stupid|idiot|idiots|lazy|useless|"
     r"incompetent|clueless|dumb)|shouted|yelled|screamed|lost my temper|hung up on|"
-    r"i ignored|ignored (it|them|him|her|the feedback)|did (it|everything|the whole thing|all of i"
-    r"t|"
-    r"all the work) (myself|alone|by myself|on my own)|my way|don't need (feedback|help)|"
+    r"i ignored|ignored (it|them|him|her|the feedback)|my way|don't need (feedback|help)|"
     r"never make mistakes|they were wrong|he was wrong|she was wrong|refused to|"
     r"told (him|her|them) (off|to stop)|gave up|walked out|argued with the customer|"
     r"not worth (it|my time)|left it to|i don't care|waste of (my )?time)\b"
@@ -267,13 +265,23 @@ _COUNTER_EN = re.compile(
 _COUNTER_MORE_EN = re.compile(
     r"\b(not (really )?(my|our) (service|system|team|fault|problem|department|issue|job)|"
     r"\w+'s fault|muted (them|the alerts|it|the alarm)|went (back )?to sleep|i was right|"
-    r"went with mine|blocked (his|her|their)|junior idea|a fad|wrote the \w+( \w+)? myself|"
+    r"went with mine|blocked (his|her|their)|junior idea|a fad|"
     r"ended the call|told (her|him|them) to (call|ask|go to|find) (someone|somebody|her|his|"
     r"their|the|a)|didn't bother|wasn't worth)\b"
 )
 _COUNTER_MORE_ZH = re.compile(
     r"跟我们没关系|不是我们的(问题|事)|这是.{0,8}的问题|让(他|她)自己去|无理取闹|教不会|没必要|"
-    r"都没改|不让(他们|她们|他|她)碰|水平太差|一个人(写|做|干)完|我是对的|用了我的"
+    r"都没改|不让(他们|她们|他|她)碰|水平太差|我是对的|用了我的"
+)
+# doing the team's work alone: counter-evidence only where the competency is about others
+_SOLO_EN = re.compile(
+    r"\b((did|wrote|rewrote|built|fixed|finished) (it|everything|the whole thing|all of it|all the "
+    r"work|his part|her part|their part)( \w+)? (myself|alone|by myself|on my own)|wrote the \w+"
+    r"( \w+)? myself|took it off (him|her|them))\b"
+)
+_SOLO_ZH = re.compile(
+    r"我自己.{0,10}(写|做|干|弄)(完|好)了|自己(一个人)?(全|都)(做|干|弄)|一个人(写|做|干)完|"
+    r"不让(他们|她们|他|她)碰"
 )
 _INSULT_EN = re.compile(
     r"\b(stupid|idiots?|lazy|useless|incompetent|clueless|dumb|aren't technical|some (people|"
@@ -325,10 +333,10 @@ _CLAIM_ZH = re.compile(
     r"对我(来说)?(很|非常)重要"
 )
 _COUNTER_ZH = re.compile(
-    r"怪|根本不懂|幼稚|废物|没用的|我自己.{0,10}(写|做|干|弄)(完|好)了|不关我|有些(人|"
+    r"怪|根本不懂|幼稚|废物|没用的|不关我|有些(人|"
     r"客户)就是|(他|她|他们|她们|对方|客户)的(错|问题)|不是我的(问题|事"
     r"|责任|工作)|跟我(没|无)关|骂|吼|"
-    r"发火|发脾气|懒|笨|按自己的方式|不听|自己(一个人)?(全|都)(做|干|弄)|都是他们|挂了.{0,4}电话|"
+    r"发火|发脾气|懒|笨|按自己的方式|不听|都是他们|挂了.{0,4}电话|"
     r"不需要(反馈|帮助|别人)|浪费时间|不管了|放弃了"
 )
 _INSIGHT_ZH = re.compile(
@@ -356,6 +364,7 @@ class Clause:
     weak: bool
     past: int  # past-tense verbs in it (English)
     doing: bool = False  # the candidate (or "we") does something, whatever the tense or mood
+    solo: bool = False  # did the others' part alone
 
 
 def _words(text: str) -> list[str]:
@@ -579,6 +588,7 @@ def analyse_clauses(text: str, chinese: bool) -> list[Clause]:
                 bool(_INSIGHT_ZH.search(c)),
                 bool(_WEAK_ZH.search(c)),
             )
+            solo = bool(_SOLO_ZH.search(c))
             me = c[c.find("我") :] if "我" in c else ""
             doing = (
                 agent in ("i", "we")
@@ -610,6 +620,7 @@ def analyse_clauses(text: str, chinese: bool) -> list[Clause]:
                 bool(_INSIGHT_EN.search(low)),
                 bool(_WEAK_EN.search(low)),
             )
+            solo = bool(_SOLO_EN.search(low))
             doing = (
                 agent in ("i", "we")
                 and not listy
@@ -618,7 +629,9 @@ def analyse_clauses(text: str, chinese: bool) -> list[Clause]:
             )
             past = _past_count(words)
         out.append(
-            Clause(c, si, agent, action, habit, listy, claim, counter, insight, weak, past, doing)
+            Clause(
+                c, si, agent, action, habit, listy, claim, counter, insight, weak, past, doing, solo
+            )
         )
         prev_sentence, prev_agent, prev_habit = si, agent, habit
     return out
@@ -807,7 +820,7 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
             or (habit_share == 0 and specific and (len(own) >= 2 or past >= 1))
         )
     )
-    counter = [c for c in clauses if c.counter and not c.habit]
+    counter = [c for c in clauses if (c.counter or (c.solo and rub.social)) and not c.habit]
     insight = [c for c in clauses if c.insight]
     claims = [c for c in clauses if c.claim]
     weak = [c for c in clauses if c.weak]
