@@ -308,8 +308,8 @@ KINDS: tuple[Kind, ...] = (
             r"advice|the comments) on board|changed (my|the) (approach|way)|acted on|"
             r"suggestions?|comments|criticism)\b|反馈|意见|建议|请教|批评|改进了"
             r"|\b(asked (my|a|the|our) (mentor|lead|manager|senior|colleague|reviewer|teacher|"
-            r"tutor|supervisor) to (go through|review|look at|check|show)|(did|rewrote|redid|"
-            r"changed|wrote) (it|them|my \w+) (the way|like|as) (she|he|they) (showed|"
+            r"tutor|supervisor)( to)? (go through|review|look at|check|show)|(did|rewrote|redid|"
+            r"changed|wrote) (it|them|my( \w+){1,3}) (the way|like|as) (she|he|they) (showed|"
             r"suggested|said|told)|review comments)\b"
         ),
     ),
@@ -318,7 +318,8 @@ KINDS: tuple[Kind, ...] = (
         "learned something new quickly on their own and applied it",
         _re(r"learn|new|skill|study|knowledge|appl|mistake|lesson|学习|学会|新的|技能|应用|教训"),
         _re(
-            r"\b(learned|learnt|studied|read (the|a|up|about)|course|tutorial|documentation|"
+            r"\b(learned|learnt|studied|read (the|a|up|about)|course|tutorials?|documentation|tour|"
+            r"guide|book|videos?|examples|"
             r"docs|practised|practiced|taught myself|watched|built a (small|toy|test)|"
             r"tried it out|applied|used (it|what i learned)|next time|lesson|by the end of|"
             r"within (a|two|three|\d+) (days?|weeks?))\b|学了|学会|自学|看了.{0,4}(文档|教程|"

@@ -429,6 +429,8 @@ def _action_en(words: list[str]) -> bool:
         i = next(k for k, w in enumerate(words) if w in _I)
     except StopIteration:
         return False
+    if words[i] in ("i'm", "i'd", "i'll"):  # am / would / will: a state or a plan
+        return False
     rest = [
         w
         for w in words[i + 1 : i + 5]
@@ -906,12 +908,14 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
             level, rule = 2, "a general approach, not one specific situation"
         else:
             level, rule = 1, "claims, slogans or keywords, no situation"
-    elif not relevant or (relevance <= PARAMS["story_relevance"] and n < 2):
+    elif not relevant:
         level, rule = (
             (2, "mostly about something else; part of it is evidence")
             if partly
             else (1, "about something else than the competency asked")
         )
+    elif relevance <= PARAMS["story_relevance"] and n < 2:
+        level, rule = 2, "a story only loosely about the competency asked"
     elif weak and len([c for c in own if not c.weak]) < 2:
         level, rule = 2, "weak behaviour: escalated, or someone else's fix"
     elif n >= total:
