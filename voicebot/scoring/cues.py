@@ -107,6 +107,7 @@ KINDS: tuple[Kind, ...] = (
             r"they) (said|wrote)( on chat)? (it|everything) (was|is) (fine|fast|working|great)|"
             r"left a (good|great|positive) review)\b|从.{1,12}到|续约|签了|签下|表扬|好评|"
             r"感谢信|回头|升级了|留下来"
+            r"|\b(issue|problem) (was|is) (gone|resolved|solved|fixed)\b"
         ),
     ),
     Kind(
@@ -160,6 +161,7 @@ KINDS: tuple[Kind, ...] = (
             r"发现|原来|弄清|搞清|对比|复现|定位|查到|查了|分析"
             r"|排查|找到(了)?原因|搞明白|问清楚|让(她|他|客户).{0,8}说完|先听|看了.{0,4}(监控|"
             r"日志|数据|记录)"
+            r"|\b(discovered|enquired|inquired|established that|worked out|identified)\b"
         ),
     ),
     Kind(
@@ -368,6 +370,7 @@ KINDS += (
             r"their|the)|upgraded|cancel\w*|processed|restored|reset|switched|waived|found (her|"
             r"him|them) (a|an|the))\b|退款|补发|换了|改了|办好|解决了|处理好|安排了|重新|帮(他|她)"
             r"(办|改|换|退|查|订|申请)"
+            r"|\b(sorted (it|this|that|the \w+) out|sorted out|dealt with it|took care of it)\b"
         ),
     ),
     Kind(

@@ -136,7 +136,8 @@ _THING = {"it", "this", "that", "there", "everything", "nothing", "things", "err
 _PEOPLE = re.compile(
     r"^(?:my|our|the|a|his|her|their|one|another)\s+(?:\w+\s+)?(manager|lead|boss|colleague|"
     r"teammate|coworker|co-worker|supervisor|director|engineer|customer|client|senior|team|"
-    r"architect|friend|partner|vendor|agent|rep|people|staff|ops|support|tester|qa|developer)s?\b"
+    r"architect|friend|partner|vendor|agent|rep|people|staff|ops|support|tester|qa|developer|"
+    r"group|client|caller|mentor|tutor|designer)s?\b"
 )
 # what follows "I" when it is not an action: modality, habit, stance, a state
 _NOT_ACTION = {
