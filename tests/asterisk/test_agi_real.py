@@ -21,10 +21,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.asterisk.pbx import EXTENSION, Pbx, available, free_port
+from tests.telephony.test_audiosocket import dominant_hz, tone
 from voicebot.config import Config
 from voicebot.telephony.agi import AgiBridge
 from voicebot.telephony.ari import AriBridge
@@ -203,19 +203,6 @@ class Sipp:
             await self.proc.wait()
 
 
-def tone(hz: float, seconds: float) -> bytes:
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 8000).astype("<i2").tobytes()
-
-
-def dominant_hz(pcm: bytes) -> float:
-    x = np.frombuffer(pcm, "<i2").astype(float)
-    if len(x) < 800:
-        return 0.0
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    return float(np.argmax(spectrum) * 8000 / len(x))
-
-
 @dataclass
 class Heard:
     """What the bot's side of one call saw."""
@@ -256,7 +243,8 @@ class Bot:
         result = Heard(
             call.call_id,
             dict(call.variables),
-            dominant_hz(bytes(heard[8000:])),  # skip the first 0.25 s (echo delay)
+            # skip the first 0.25 s (echo delay)
+            dominant_hz(echo) if len(echo := bytes(heard[8000:])) >= 1600 else 0.0,
             ended[-1].by_remote if ended else None,
             len(heard) / 16000,
         )

@@ -28,6 +28,7 @@ from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import Config
 from voicebot.telephony.ari import AriBridge, AriCall
 from voicebot.telephony.base import Answered, HungUp
+from voicebot.telephony.bridges import CallQueues
 
 pytestmark = pytest.mark.asterisk
 
@@ -99,13 +100,14 @@ async def voicebot(cfg: Config, handler: Handler | None = None) -> AsyncIterator
         await ari.stop()
 
 
-async def speak(call: AriCall, freq: float, seconds: float) -> None:
+async def speak(call: CallQueues, freq: float, seconds: float) -> None:
+    """Send `freq` for `seconds` on any bridge's call, then wait (bounded) until it is out."""
     for frame in np.frombuffer(tone(freq, seconds), dtype="<i2").reshape(-1, 160):
         await call.send(frame.tobytes())
-    await call.drained()
+    await asyncio.wait_for(call.drained(), 10)
 
 
-async def ended(call: AriCall, timeout: float = 10.0) -> HungUp:
+async def ended(call: CallQueues, timeout: float = 10.0) -> HungUp:
     async with asyncio.timeout(timeout):
         async for ev in call.events():
             if isinstance(ev, HungUp):

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx, available, free_port, free_udp_range
-from tests.asterisk.test_ari_real import Registrar, phone_port
+from tests.asterisk.test_ari_real import Registrar, ended, phone_port, speak
 from tests.peers.audio import dominant_frequency, tone_wav, wait_wav_closed
 from tests.peers.baresip import Baresip
-from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
+from tests.telephony.test_audiosocket import dominant_hz, read_pcm
 from tests.telephony.test_sip_calls import LogWatch, dtmf_digits
 from voicebot.config import SipConfig
 from voicebot.media import g711
@@ -147,20 +147,6 @@ async def phone(
         yield p
     finally:
         await p.stop()
-
-
-async def speak(call: SipCall, freq: float, seconds: float) -> None:
-    for frame in np.frombuffer(tone(freq, seconds), dtype="<i2").reshape(-1, 160):
-        await call.send(frame.tobytes())
-    await asyncio.wait_for(call.drained(), 10)
-
-
-async def ended(call: SipCall, timeout: float = 10.0) -> HungUp:
-    async with asyncio.timeout(timeout):
-        async for ev in call.events():
-            if isinstance(ev, HungUp):
-                return ev
-    raise AssertionError("events ended without HungUp")
 
 
 async def assert_clean(pbx: Pbx) -> None:

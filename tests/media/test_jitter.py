@@ -204,3 +204,18 @@ def test_other_frame_sizes() -> None:
     assert buffer.pop() == (bytes(640), False)
     pcm, concealed = buffer.pop()
     assert concealed and len(pcm) == 640
+
+
+def test_a_new_source_restarts_the_stream_even_with_lower_numbers() -> None:
+    buffer = JitterBuffer(prefill=2)
+    for seq in range(500, 510):
+        buffer.push(seq, frame(seq), source=0xAAAA)
+        buffer.pop()
+    # a bridge hands over another leg's stream: a new SSRC, numbers just below the old ones
+    for seq in range(490, 500):
+        assert buffer.push(seq, frame(seq), source=0xBBBB) is None  # not "late"
+    assert buffer.stats.late == 0 and buffer.stats.resets == 1
+    assert [level(buffer.pop()[0]) for _ in range(3)] == [level(frame(s)) for s in (490, 491, 492)]
+    # the same source again is one stream: no reset
+    buffer.push(500, frame(500), source=0xBBBB)
+    assert buffer.stats.resets == 1

@@ -213,18 +213,17 @@ def test_a_server_without_json_schema_gets_json_object_then_plain_instructions(
     assert rater.reply_format == "plain"
 
 
+@pytest.mark.timeout(30)  # a rater that ignored its timeout would hang here
 def test_a_server_that_never_answers_times_out_into_none(
     stub: Callable[..., Stub], problem_solving: Competency, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = stub(lambda body: (0, None))
     rater = LlmRater(server.url, "m", timeout_s=1.5, retries=2)
 
-    t0 = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="voicebot.scoring.llm"):
         out = rater.rate(STORY, problem_solving)
-    took = time.monotonic() - t0
 
-    assert out is None and 1.4 < took < 2.5
+    assert out is None and rater.stats["failures"] == 1
     assert len(server.bodies) == 1  # the time is spent: no retry
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "timed out" in warnings[0].getMessage()
@@ -253,9 +252,10 @@ def test_an_unreachable_server_is_none_at_once(problem_solving: Competency) -> N
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    t0 = time.monotonic()
-    assert LlmRater(f"http://127.0.0.1:{port}", "m").rate(STORY, problem_solving) is None
-    assert time.monotonic() - t0 < 2
+    rater = LlmRater(f"http://127.0.0.1:{port}", "m")
+    assert rater.rate(STORY, problem_solving) is None
+    # each try is refused at once; the tries are bounded, then the built-in rater takes over
+    assert rater.stats["requests"] == 1 + 2 and rater.stats["failures"] == 1
 
 
 # -- a real llama.cpp server ------------------------------------------------------------------

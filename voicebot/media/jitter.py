@@ -69,6 +69,7 @@ class JitterBuffer:
         self.max_jump = max_jump
         self.frame_bytes = frame_bytes
         self.stats = JitterStats()
+        self._source: int | None = None  # the RTP SSRC now heard, when the caller says
         self._rng = np.random.default_rng(seed)
         self._silence = bytes(frame_bytes)
         self._last_good: bytes | None = None
@@ -91,8 +92,16 @@ class JitterBuffer:
         self.stats.resets += 1
         self._clear()
 
-    def push(self, seq: int, pcm: bytes) -> DropReason | None:
-        """Add the decoded frame of RTP packet ``seq``; returns why it was dropped, if it was."""
+    def push(self, seq: int, pcm: bytes, source: int | None = None) -> DropReason | None:
+        """Add the decoded frame of RTP packet ``seq``; returns why it was dropped, if it was.
+
+        ``source`` is the packet's SSRC: a new one (Asterisk going native hands over the other
+        leg's SSRC and numbering) restarts the stream, whose old sequence numbers say nothing
+        about the new one's."""
+        if source is not None and source != self._source:
+            if self._source is not None:
+                self.reset()
+            self._source = source
         if len(pcm) != self.frame_bytes:
             raise ValueError(f"frame must be {self.frame_bytes} bytes, got {len(pcm)}")
         if not 0 <= seq <= 0xFFFF:

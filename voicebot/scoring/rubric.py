@@ -29,6 +29,8 @@ import numpy as np
 
 from voicebot.interview.plan import Competency, Feature
 from voicebot.scoring import cues, semantic
+from voicebot.scoring.features import is_chinese
+from voicebot.scoring.features import words as _words
 
 # Global decision thresholds on centred cosines (the only tuned numbers; the same for every
 # competency and language, fitted leave-one-competency-out by scripts/bench_scoring.py).
@@ -41,7 +43,6 @@ PARAMS: dict[str, float] = {
 MAX_CLAUSES_CHECKED = 6
 RELEVANCE_WORDS = 70
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 # -- cleaning: delivery is not evidence ---------------------------------------------------------
 
@@ -58,13 +59,6 @@ def clean(text: str) -> str:
     text = " ".join(text.replace("’", "'").split())
     text = _FILLERS_ZH.sub("", _FILLERS_EN.sub(" ", text))
     return " ".join(_REPEAT.sub(r"\1", text).split()).strip(" ,")
-
-
-def is_chinese(text: str, lang: str | None = None) -> bool:
-    if lang:
-        return lang.lower().startswith("zh")
-    cjk = len(_CJK.findall(text))
-    return cjk > 0 and cjk >= len(_WORD.findall(text.lower()))
 
 
 # -- cues ---------------------------------------------------------------------------------------
@@ -140,58 +134,21 @@ _PEOPLE = re.compile(
     r"group|client|caller|mentor|tutor|designer)s?\b"
 )
 # what follows "I" when it is not an action: modality, habit, stance, a state
-_NOT_ACTION = {
-    "would",
-    "'d",
-    "will",
-    "can",
-    "could",
-    "should",
-    "might",
-    "may",
-    "must",
-    "always",
-    "usually",
-    "normally",
-    "generally",
-    "typically",
-    "often",
-    "sometimes",
-    "tend",
-    "am",
-    "'m",
-    "think",
-    "believe",
-    "feel",
-    "know",
-    "like",
-    "love",
-    "enjoy",
-    "prefer",
-    "hope",
-    "want",
-    "guess",
-    "suppose",
-    "try",
-    "don't",
-    "do",
-    "was",
-    "were",
-    "had",
-    "have",
-    "'ve",
-    "wish",
-    "mean",
-    "care",
-    "get",
-    "really",
-    "also",
-    "never",
-    "not",
-    "just",
-    "still",
-    "need",
-}
+_MODAL_WORDS = set("would 'd will 'll can could should might may must".split())
+_HABIT_WORDS = set("always usually normally generally typically often sometimes tend".split())
+_STANCE_EN = set(
+    """am 'm is are was were be think believe feel know like love enjoy prefer hope want guess
+    suppose have 've had never don't do wish mean care get need consider see""".split()
+)
+_NOT_ACTION = _MODAL_WORDS | _HABIT_WORDS | _STANCE_EN | {"try", "really", "not", "also", "just"}
+_ADVERBS = set("then first also just finally even personally still immediately".split())
+# skipped on the way to the verb of anything the candidate does, in any mood
+_SKIP_EN = (
+    _MODAL_WORDS
+    | _HABIT_WORDS
+    | _ADVERBS
+    | set("try to really quickly basically actually probably definitely simply".split())
+)
 # habit and modality of the candidate's own doing ("I usually…", "if I…", "I would…"), not of
 # reported speech ("I told her it would take three days", "it's usually in a box outside")
 _HABIT_EN = re.compile(
@@ -368,10 +325,6 @@ class Clause:
     solo: bool = False  # did the others' part alone
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def _listy(text: str, chinese: bool) -> bool:
     parts = [p for p in re.split(r"[,、，]", text) if p.strip()]
     if len(parts) < 3:
@@ -425,31 +378,21 @@ def _agent_en(words: list[str], text: str) -> str | None:
     return None
 
 
+def _verb_after(words: list[str], pronouns: set[str], skip: set[str], window: int) -> str | None:
+    """The first word after the first of `pronouns` that is not in `skip` (nor an -ly adverb)."""
+    i = next((k for k, w in enumerate(words) if w in pronouns), None)
+    if i is None:
+        return None
+    rest = [w for w in words[i + 1 : i + 1 + window] if w not in skip and not w.endswith("ly")]
+    return rest[0] if rest else None
+
+
 def _action_en(words: list[str]) -> bool:
-    try:
-        i = next(k for k, w in enumerate(words) if w in _I)
-    except StopIteration:
-        return False
-    if words[i] in ("i'm", "i'd", "i'll"):  # am / would / will: a state or a plan
-        return False
-    rest = [
-        w
-        for w in words[i + 1 : i + 5]
-        if not w.endswith("ly")
-        and w
-        not in (
-            "then",
-            "first",
-            "also",
-            "just",
-            "finally",
-            "even",
-            "personally",
-            "still",
-            "immediately",
-        )
-    ]
-    return bool(rest) and rest[0] not in _NOT_ACTION
+    """The candidate did something ("I traced…", "I look the logs…"), not "I would / I am"."""
+    if next((w for w in words if w in _I), None) in ("i'm", "i'd", "i'll"):
+        return False  # am / would / will: a state or a plan
+    verb = _verb_after(words, _I, _ADVERBS, 4)
+    return verb is not None and verb not in _NOT_ACTION
 
 
 _VERBS_EN = set(
@@ -458,78 +401,6 @@ _VERBS_EN = set(
     offer offered keep kept stay stayed try tried run ran build built change reply replied
     show showed pair paired help helped""".split()
 )
-_SKIP_EN = {
-    "would",
-    "'d",
-    "will",
-    "'ll",
-    "can",
-    "could",
-    "should",
-    "might",
-    "may",
-    "must",
-    "always",
-    "usually",
-    "normally",
-    "generally",
-    "typically",
-    "often",
-    "sometimes",
-    "then",
-    "first",
-    "also",
-    "just",
-    "try",
-    "to",
-    "tend",
-    "really",
-    "still",
-    "even",
-    "immediately",
-    "quickly",
-    "personally",
-    "finally",
-    "basically",
-    "actually",
-    "probably",
-    "definitely",
-    "simply",
-}
-_STANCE_EN = {
-    "am",
-    "'m",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "think",
-    "believe",
-    "feel",
-    "know",
-    "like",
-    "love",
-    "enjoy",
-    "prefer",
-    "hope",
-    "want",
-    "guess",
-    "suppose",
-    "have",
-    "'ve",
-    "had",
-    "never",
-    "don't",
-    "do",
-    "wish",
-    "mean",
-    "care",
-    "get",
-    "need",
-    "consider",
-    "see",
-}
 _STANCE_ZH = re.compile(
     r"^我(们)?(觉得|认为|是|很|非常|比较|挺|喜欢|希望|相信|知道|擅长|对|有|没有|不太|特别|一直是|"
     r"从来|永远)"
@@ -537,12 +408,9 @@ _STANCE_ZH = re.compile(
 
 
 def _doing_en(words: list[str]) -> bool:
-    try:
-        i = next(k for k, w in enumerate(words) if w in _I or w in _WE)
-    except StopIteration:
-        return False
-    rest = [w for w in words[i + 1 : i + 6] if w not in _SKIP_EN and not w.endswith("ly")]
-    return bool(rest) and rest[0] not in _STANCE_EN and rest[0] not in _NOT_ACTION
+    """The candidate (or "we") does something, whatever the tense or mood ("I would check…")."""
+    verb = _verb_after(words, _I | _WE, _SKIP_EN, 5)
+    return verb is not None and verb not in _NOT_ACTION
 
 
 def _past_count(words: list[str]) -> int:

@@ -171,7 +171,7 @@ class AriCall(StreamCall):
         if len(pkt.payload) != self._decoder.payload_bytes:
             self.stats.drop("bad_length")
             return
-        self.push_audio(self._decoder.decode(pkt.payload), pkt.sequence)
+        self.push_audio(self._decoder.decode(pkt.payload), pkt.sequence, pkt.ssrc)
 
     def send_wire(self, pcm: bytes) -> None:
         if self._rtp is None or self._rtp_remote is None:

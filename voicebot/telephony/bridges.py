@@ -240,14 +240,15 @@ class StreamCall(CallQueues):
 
     # bridge side ---------------------------------------------------------------------------
 
-    def push_audio(self, pcm: bytes, seq: int | None = None) -> None:
-        """One inbound 20 ms frame of 8 kHz PCM16; `seq` is the RTP sequence if there is one."""
+    def push_audio(self, pcm: bytes, seq: int | None = None, ssrc: int | None = None) -> None:
+        """One inbound 20 ms frame of 8 kHz PCM16; `seq` and `ssrc` are the RTP packet's, if
+        there is one (a new SSRC restarts the jitter buffer)."""
         if self._ended:
             return
         self.stats.packets_in += 1
         if seq is None:
             seq, self._seq = self._seq, (self._seq + 1) & 0xFFFF
-        drop = self.jitter.push(seq, pcm)
+        drop = self.jitter.push(seq, pcm, ssrc)
         if drop:
             self.stats.drop(drop)
 

@@ -164,7 +164,6 @@ class SipCall(CallQueues):
         self.codec: _Codec | None = None
         self.remote_dtmf_pt: int | None = None
         self.rtp_remote: tuple[str, int] | None = None
-        self.remote_ssrc: int | None = None  # the source now heard; a new one restarts jitter
         self.sdp_session = secrets.randbelow(2**31)
         self.sdp_version = 1
         self.answered_at: float | None = None
@@ -300,13 +299,8 @@ class SipCall(CallQueues):
             if len(pkt.payload) != FRAME_SAMPLES:
                 self.stats.drop("bad_length")
                 return
-            if pkt.ssrc != self.remote_ssrc:
-                # a new source (Asterisk going native hands over the other leg's SSRC and
-                # numbering): its sequence numbers say nothing about the old stream's
-                if self.remote_ssrc is not None:
-                    self.jitter.reset()
-                self.remote_ssrc = pkt.ssrc
-            drop = self.jitter.push(pkt.sequence, g711.decode(self.codec.codec, pkt.payload))
+            pcm = g711.decode(self.codec.codec, pkt.payload)
+            drop = self.jitter.push(pkt.sequence, pcm, pkt.ssrc)
             if drop:
                 self.stats.drop(drop)
         elif self.remote_dtmf_pt is not None and pkt.payload_type == self.remote_dtmf_pt:
