@@ -7,10 +7,11 @@ CPU and memory measured here are the bot's alone. The report (JSON) goes to `--o
 
 Usage: .venv/bin/python scripts/bench_calls.py --calls 4 [--hangover-ms 500] [--stagger-s 1]
 
-`--bridge ari --asterisk` runs the same interviews through a real Asterisk 22
+`--bridge ari|agi --asterisk` runs the same interviews through a real Asterisk 22
 (../shared/asterisk, started here on free loopback ports with `voicebot asterisk snippet`'s
-config): the candidates register to it as PJSIP phones cand0..candN-1 and the bot, an ARI
-Stasis app, originates to them; voice-to-voice is measured at the candidates' phones (from the
+config): the candidates register to it as PJSIP phones cand0..candN-1 and the bot originates
+to them, as an ARI Stasis app (externalMedia RTP) or over AMI (AudioSocket via the snippet's
+voicebot-audiosocket context); voice-to-voice is measured at the candidates' phones (from the
 end of their answer to the first bot audio they hear), pacing at the bot.
 
 `--bridge ari|agi` (without --asterisk) measures the PBX bridges' media path instead:
@@ -452,9 +453,9 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         child_argv = ["--config", str(args.config)] if args.config else []
         async with contextlib.AsyncExitStack() as stack:
             if args.asterisk:
-                pbx, ari = await start_asterisk(stack, users, workdir)
+                pbx, pbx_bridge = await start_asterisk(stack, args.bridge, users, workdir)
                 registrar = f"127.0.0.1:{pbx.sip_port}"
-                dial: Callable[[str], Any] = ari.dial  # PJSIP/<user>: the registered phone
+                dial: Callable[[str], Any] = pbx_bridge.dial  # PJSIP/<user>: the phone
             else:
                 reg = await stack.enter_async_context(
                     LocalRegistrar({"bot": bot_pw, **users}, workdir=workdir)
@@ -524,9 +525,10 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         tts_after=getattr(interviewer.tts, "cache_stats", None),
     )
     if args.asterisk:
+        media = {"ari": "ARI externalMedia ulaw", "agi": "AMI Originate + AudioSocket slin"}
         result = {
-            "bridge": "ari",
-            "pbx": "real Asterisk 22.10.1 on 127.0.0.1 (PJSIP phones, ARI externalMedia ulaw)",
+            "bridge": args.bridge,
+            "pbx": f"real Asterisk 22.10.1 on 127.0.0.1 (PJSIP phones, {media[args.bridge]})",
             "leftovers_after_calls": leftovers,
             **result,
         }
@@ -534,15 +536,19 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
 
 
 async def start_asterisk(
-    stack: contextlib.AsyncExitStack, users: dict[str, str], workdir: Path
+    stack: contextlib.AsyncExitStack, bridge: str, users: dict[str, str], workdir: Path
 ) -> tuple[Any, Any]:
-    """A real Asterisk with a PJSIP phone per candidate, and the bot's ARI bridge on it."""
+    """A real Asterisk with a PJSIP phone per candidate, and the bot's `bridge` on it (ARI,
+    or AMI + FastAGI + AudioSocket), configured from `voicebot asterisk snippet`."""
     sys.path.insert(0, REPO)  # the tests' Asterisk harness
     from tests.asterisk.pbx import Pbx
+    from voicebot.telephony.agi import AgiBridge
     from voicebot.telephony.ari import AriBridge
 
     pbx = Pbx(workdir / "asterisk")
-    cfg = pbx.voicebot_config("ari", ari={"endpoint": "PJSIP/{number}"})
+    cfg = pbx.voicebot_config(
+        bridge, ari={"endpoint": "PJSIP/{number}"}, agi={"channel": "PJSIP/{number}"}
+    )
     phones = "".join(
         f"\n[{u}]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\n"
         f"auth = {u}\naors = {u}\ndirect_media = no\nrtp_symmetric = yes\n"
@@ -552,6 +558,10 @@ async def start_asterisk(
     )
     await asyncio.to_thread(pbx.start, cfg, {"pjsip.conf": phones})
     stack.callback(pbx.stop)
+    if bridge == "agi":
+        agi = await stack.enter_async_context(AgiBridge(cfg.agi))
+        await asyncio.wait_for(agi.logged_in.wait(), 10)
+        return pbx, agi
     ari = await stack.enter_async_context(AriBridge(cfg.ari))
     await asyncio.wait_for(ari.connected.wait(), 10)
     return pbx, ari
@@ -749,6 +759,9 @@ async def bench_bridge(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+DEFAULT_OUT = Path("var/bench/calls.json")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, help="concurrent calls (default 4; 10 for --bridge)")
@@ -757,9 +770,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--asterisk",
         action="store_true",
-        help="with --bridge ari: full interviews through a real Asterisk (../shared/asterisk)",
+        help="with --bridge ari|agi: full interviews through a real Asterisk (../shared/asterisk)",
     )
-    p.add_argument("--out", type=Path, default=Path("var/bench/calls.json"))
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--hangover-ms", type=int, help="override speech.vad_hangover_ms")
     p.add_argument("--stagger-s", type=float, default=1.0, help="between call starts")
     p.add_argument("--timeout-s", type=float, default=600.0, help="overall limit (default 600)")
@@ -770,8 +783,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.calls = 4 if args.bridge == "sip" else 10
     if args.calls < 1:
         p.error("--calls must be at least 1")
-    if args.asterisk and args.bridge != "ari":
-        p.error("--asterisk needs --bridge ari (agi over a real Asterisk: not here yet)")
+    if args.asterisk and args.bridge == "sip":
+        p.error("--asterisk needs --bridge ari or --bridge agi")
     return args
 
 
@@ -809,8 +822,11 @@ async def amain(args: argparse.Namespace) -> int:
         log.error("gave up after %.0f s (set-up or teardown hung); no report", args.timeout_s)
         return 2
     text = json.dumps(result, indent=2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    out = args.out
+    if args.asterisk and out == DEFAULT_OUT:
+        out = out.with_name(f"calls-asterisk-{args.bridge}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
     print(text)
     return 0 if result["completed"] == result["calls"] else 1
 

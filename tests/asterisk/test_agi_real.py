@@ -13,9 +13,7 @@ both directions: bot -> AudioSocket -> Asterisk -> RTP -> phone, and back.
 from __future__ import annotations
 
 import asyncio
-import csv
 import shutil
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
@@ -23,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.asterisk.pbx import EXTENSION, Pbx, available, free_port
+from tests.asterisk.pbx import EXTENSION, Pbx, available
+from tests.asterisk.sipp import CALLEES, CALLER, REFUSALS, Sipp, start_sipp
 from tests.telephony.test_audiosocket import dominant_hz, tone
 from voicebot.config import Config
 from voicebot.telephony.agi import AgiBridge
@@ -52,155 +51,6 @@ write = originate
 
 
 BOT_HZ = 650.0
-
-_HEAD = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n'
-_REPLY = """  <send><![CDATA[
-SIP/2.0 {status}
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-{cseq}
-Contact: <sip:callee@[local_ip]:[local_port]>
-{body}]]></send>
-"""
-_NO_BODY = "Content-Length: 0\n"
-_SDP = """Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-"""
-
-
-def _reply(status: str, body: str = _NO_BODY, cseq: str = "[last_CSeq:]") -> str:
-    return _REPLY.format(status=status, body=body, cseq=cseq)
-
-
-def _refusing(status: str) -> str:
-    return (
-        _HEAD.format(name=f"callee answering {status}")
-        + '  <recv request="INVITE" />\n'
-        + _reply("100 Trying")
-        + _reply(status)
-        + '  <recv request="ACK" />\n</scenario>\n'
-    )
-
-
-CALLEES = {
-    "busy": _refusing("486 Busy Here"),
-    "decline": _refusing("603 Decline"),
-    "ring": _HEAD.format(name="callee that rings until the caller gives up")
-    + '  <recv request="INVITE"><action><ereg regexp=".*" search_in="hdr" header="CSeq:"'
-    ' assign_to="invite_cseq" /></action></recv>\n'
-    + _reply("180 Ringing")
-    + '  <recv request="CANCEL" />\n'
-    + _reply("200 OK")
-    + _reply("487 Request Terminated", cseq="CSeq:[$invite_cseq]")
-    + '  <recv request="ACK" />\n</scenario>\n',
-    "answer": _HEAD.format(name="callee that answers, echoes, and takes the BYE")
-    + '  <recv request="INVITE" />\n'
-    + _reply("180 Ringing")
-    + _reply("200 OK", _SDP).replace("<send>", '<send retrans="500">')
-    + '  <recv request="ACK" />\n  <recv request="BYE" />\n'
-    + _reply("200 OK").replace(";tag=[pid]SIPpTag01[call_number]", "")
-    + "</scenario>\n",
-}
-
-_REQUEST = """  <send retrans="500"><![CDATA[
-{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:candidate@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-{to}
-Call-ID: [call_id]
-CSeq: {cseq} {method}
-Contact: <sip:candidate@[local_ip]:[local_port]>
-Max-Forwards: 70
-{body}]]></send>
-"""
-CALLER = (
-    _HEAD.format(name="phone calling [service], echoing what it hears, hanging up")
-    + _REQUEST.format(
-        method="INVITE", to="To: <sip:[service]@[remote_ip]:[remote_port]>", cseq=1, body=_SDP
-    )
-    + '  <recv response="100" optional="true" />\n'
-    + '  <recv response="180" optional="true" />\n'
-    + '  <recv response="183" optional="true" />\n'
-    + '  <recv response="200" rtd="true" />\n'
-    + _REQUEST.format(method="ACK", to="[last_To:]", cseq=1, body=_NO_BODY).replace(
-        ' retrans="500"', ""
-    )
-    + '  <pause milliseconds="{talk_ms}" />\n'
-    + _REQUEST.format(method="BYE", to="[last_To:]", cseq=2, body=_NO_BODY)
-    + '  <recv response="200" crlf="true" />\n</scenario>\n'
-)
-
-
-@dataclass
-class SippResult:
-    returncode: int
-    successful: int
-    failed: int
-
-
-class Sipp:
-    """One SIPp process playing a scenario on loopback; always killed at the end."""
-
-    def __init__(self, workdir: Path, name: str, scenario: str, *args: str) -> None:
-        self.workdir = workdir
-        self.scenario = workdir / f"{name}.xml"
-        self.scenario.write_text(scenario, encoding="ascii")
-        self.stats = workdir / f"{name}.csv"
-        self.sip_port = free_port(socket.SOCK_DGRAM)
-        self.media_port = free_port(socket.SOCK_DGRAM)
-        self.args = args
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            "sipp",
-            *self.args,
-            "-sf",
-            str(self.scenario),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(self.sip_port),
-            "-mp",
-            str(self.media_port),
-            "-rtp_echo",
-            "-nostdin",
-            "-timeout",
-            "60",
-            "-timeout_error",
-            "-trace_stat",
-            "-stf",
-            str(self.stats),
-            cwd=self.workdir,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.sleep(0.3)  # bound its SIP socket
-
-    async def wait(self, timeout: float = 90) -> SippResult:
-        assert self.proc is not None
-        rc = await asyncio.wait_for(self.proc.wait(), timeout)
-        rows = list(csv.reader(self.stats.open(), delimiter=";"))
-        head, last = rows[0], rows[-1]
-        return SippResult(
-            rc, int(last[head.index("SuccessfulCall(C)")]), int(last[head.index("FailedCall(C)")])
-        )
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 @dataclass
@@ -298,9 +148,7 @@ async def bridge(asterisk: Setup) -> AsyncIterator[tuple[AgiBridge, Bot]]:
 
 
 async def _sipp(setup: Setup, name: str, scenario: str, *args: str) -> Sipp:
-    sipp = Sipp(setup.workdir, f"{name}-{time.monotonic_ns()}", scenario, *args)
-    await sipp.start()
-    return sipp
+    return await start_sipp(setup.workdir, name, scenario, *args)
 
 
 def _caller(setup: Setup, calls: int, talk_ms: int) -> tuple[str, list[str]]:
@@ -343,14 +191,7 @@ async def test_a_phone_calling_7000_reaches_the_bot_over_fastagi_and_audiosocket
     assert heard.variables["agi_version"].startswith("22.")
 
 
-@pytest.mark.parametrize(
-    ("callee", "cause", "q850"),
-    [
-        ("busy", HangupCause.BUSY, 17),
-        ("decline", HangupCause.REJECTED, 21),
-        ("ring", HangupCause.NO_ANSWER, 19),
-    ],
-)
+@pytest.mark.parametrize(("callee", "cause", "q850"), REFUSALS)
 async def test_ami_originate_to_a_phone_that_does_not_take_the_call(
     asterisk: Setup,
     clean: Pbx,

@@ -1,9 +1,10 @@
 """The ARI bridge on a real Asterisk 22 with real SIP phones (baresip) on 127.0.0.1.
 
 Inbound: a phone dials 7000 → Stasis(voicebot) (the snippet's live line); outbound: voicebot
-originates to the phone. Audio is checked both ways by pitch; after every call no channel or
-bridge is left on Asterisk. Issue 13 item 1: calls arriving together were dropped with 422
-because addChannel raced the externalMedia channel's StasisStart.
+originates to the phone, or to a SIPp callee that is busy, declines or rings out. Audio is
+checked both ways by pitch; after every call no channel or bridge is left on Asterisk. Issue
+13 item 1: calls arriving together were dropped with 422 because addChannel raced the
+externalMedia channel's StasisStart.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import numpy as np
 import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx
+from tests.asterisk.sipp import CALLEES, REFUSALS, start_sipp
 from tests.peers.audio import dominant_frequency, read_wav, tone_wav, wait_wav_closed, wav_seconds
 from tests.peers.baresip import Baresip
 from tests.telephony.conftest import Handler
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
 from voicebot.config import Config
 from voicebot.telephony.ari import AriBridge, AriCall
-from voicebot.telephony.base import Answered, HungUp
+from voicebot.telephony.base import Answered, CallFailed, HangupCause, HungUp
 from voicebot.telephony.bridges import CallQueues
 
 pytestmark = pytest.mark.asterisk
@@ -332,4 +334,23 @@ async def test_ten_outbound_calls_at_once(clean_pbx: Pbx, cfg: Config, tmp_path:
             assert abs(dominant_hz(pcm[4000:]) - phone_freq) < 25
         await asyncio.gather(*(c.hangup() for c in calls))
         await asyncio.gather(*(p.wait_closed() for p in ps))
+    assert_clean(clean_pbx)
+
+
+@pytest.mark.parametrize(("callee", "cause", "q850"), REFUSALS)
+async def test_originate_to_a_phone_that_does_not_take_the_call(
+    clean_pbx: Pbx, cfg: Config, tmp_path: Path, callee: str, cause: HangupCause, q850: int
+) -> None:
+    """The phone answers 486, 603, or rings past the ring timeout: the campaign needs the
+    cause (busy retries sooner than no answer; rejected is not retried the same day)."""
+    sipp = await start_sipp(tmp_path, callee, CALLEES[callee], "-m", "1")
+    try:
+        async with voicebot(cfg) as ari:
+            with pytest.raises(CallFailed) as failed:
+                await ari.dial(f"callee@127.0.0.1:{sipp.sip_port}", ring_timeout=3)
+        result = await sipp.wait(30)
+    finally:
+        await sipp.stop()
+    assert (failed.value.cause, failed.value.status) == (cause, q850), failed.value
+    assert result.successful == 1, result  # the phone saw a proper end (ACK / CANCEL)
     assert_clean(clean_pbx)

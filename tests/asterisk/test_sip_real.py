@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx, available, free_port, free_udp_range
+from tests.asterisk.sipp import CALLEES, start_sipp
 from tests.asterisk.test_ari_real import Registrar, ended, phone_port, speak
 from tests.peers.audio import dominant_frequency, tone_wav, wait_wav_closed
 from tests.peers.baresip import Baresip
@@ -47,12 +48,30 @@ exten => {PHONE_EXTENSION},1,Dial(PJSIP/{PHONE},20)
 """
 
 
+# the snippet's from-voicebot dials every other number as PJSIP/<number>@your-trunk; here the
+# trunk is a SIPp callee on `trunk_port` (busy, declining or ringing)
+TRUNK = """
+[your-trunk]
+type = endpoint
+context = from-phones
+disallow = all
+allow = ulaw
+aors = your-trunk
+direct_media = no
+
+[your-trunk]
+type = aor
+contact = sip:127.0.0.1:{port}
+"""
+
+
 @dataclasses.dataclass
 class SipPbx:
     """This file's Asterisk and the bot's SipConfig that registers to it."""
 
     pbx: Pbx
     sip: SipConfig
+    trunk_port: int
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +92,10 @@ def sip_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipPbx]:
             "rtp_port_max": hi,
         },
     )
-    pbx.start(cfg, extra={"extensions.conf": DIALPLAN})
+    trunk_port = free_port(socket.SOCK_DGRAM)
+    pbx.start(cfg, extra={"extensions.conf": DIALPLAN, "pjsip.conf": TRUNK.format(port=trunk_port)})
     try:
-        yield SipPbx(pbx, cfg.sip)
+        yield SipPbx(pbx, cfg.sip, trunk_port)
     finally:
         pbx.stop()
 
@@ -277,6 +297,38 @@ async def test_a_busy_phone_comes_back_as_the_busy_cause(clean: SipPbx, tmp_path
         assert failed.value.cause == HangupCause.BUSY, failed.value
         assert failed.value.status == 486  # Asterisk passes the phone's 486 on to the bot
         assert endpoint.active_calls == 0
+    await assert_clean(pbx)
+
+
+@asterisk
+@pytest.mark.parametrize(
+    ("callee", "cause", "statuses"),
+    [
+        ("busy", HangupCause.BUSY, {486}),
+        # the status Asterisk picks for cause 21 is 403 (503 without the snippet's Hangup);
+        # the bot reads the cause from `Reason: Q.850;cause=21`
+        ("decline", HangupCause.REJECTED, {403, 503, 603}),
+        ("ring", HangupCause.NO_ANSWER, {487}),  # the bot CANCELs; Asterisk's 487 ends it
+    ],
+)
+async def test_a_candidate_who_does_not_take_the_call_through_the_trunk(
+    clean: SipPbx, tmp_path: Path, callee: str, cause: HangupCause, statuses: set[int]
+) -> None:
+    """The bot dials a number; the snippet's from-voicebot line sends it to the trunk, whose
+    far end is busy, declines, or rings past the bot's ring timeout (the bot CANCELs)."""
+    pbx = clean.pbx
+    sipp = await start_sipp(tmp_path, callee, CALLEES[callee], "-m", "1", sip_port=clean.trunk_port)
+    try:
+        async with bot(clean.sip) as endpoint:
+            with pytest.raises(CallFailed) as failed:
+                await endpoint.call(f"sip:5550100@127.0.0.1:{pbx.sip_port}", ring_timeout=3)
+            assert endpoint.active_calls == 0
+        result = await sipp.wait(30)
+    finally:
+        await sipp.stop()
+    assert failed.value.cause == cause, failed.value
+    assert failed.value.status in statuses, failed.value
+    assert result.successful == 1, result  # the trunk saw a proper end (ACK / CANCEL)
     await assert_clean(pbx)
 
 

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 from speech_samples import frames, word_error_rate

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.peers.baresip import Baresip
 from voicebot.config import SipConfig
 from voicebot.telephony.base import HangupCause
 from voicebot.telephony.registrar import LocalRegistrar
@@ -66,3 +67,25 @@ async def test_a_busy_phone_fails_as_busy_and_the_bot_can_call_again(
             assert failed.value.cause == HangupCause.BUSY
             assert failed.value.status == 486
         assert bot.active_calls == 0
+
+
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip not installed")
+async def test_a_phone_that_rings_out_ends_with_its_487_and_the_bot_acks_it(
+    registrar: LocalRegistrar, tmp_path: Path
+) -> None:
+    """The bot CANCELs at its ring timeout; the CANCEL shares the INVITE's branch, and the
+    INVITE's 487 used to land in the CANCEL's transaction and be lost: the call failed as
+    a 408 five seconds later, and the phone retransmitted its unacknowledged 487."""
+    phone = Baresip("erin", USERS["erin"], registrar, workdir=tmp_path / "erin", sip_trace=True)
+    async with SipEndpoint(_cfg(registrar, "bot", 41300)) as bot:
+        await phone.start()
+        try:
+            await asyncio.wait_for(bot.registered.wait(), 5)
+            await phone.wait_registered(timeout=5)
+            with pytest.raises(CallFailed) as failed:
+                await bot.call(f"sip:erin@{registrar.host}:{registrar.port}", ring_timeout=2)
+            await phone.wait_closed()
+        finally:
+            await phone.stop()
+    assert (failed.value.cause, failed.value.status) == (HangupCause.NO_ANSWER, 487)
+    assert bot.active_calls == 0

@@ -21,6 +21,7 @@ from voicebot.telephony.sipmsg import (
     parse_message,
     parse_sdp,
     parse_uri,
+    q850_cause,
     response_for,
     via_address,
 )
@@ -179,6 +180,27 @@ def test_responses_parse_with_and_without_reason() -> None:
     assert not ok.is_request and ok.status == 200 and ok.reason == "OK Really"
     bare = parse_message(b"SIP/2.0 180\r\n" + request().split(b"\r\n", 1)[1])
     assert bare.status == 180 and bare.reason == ""
+
+
+@pytest.mark.parametrize(
+    ("reasons", "cause"),
+    [
+        (["Q.850;cause=21"], 21),  # what Asterisk 22 sends with its 503 for a declined call
+        (['SIP;cause=200;text="Call completed elsewhere"', 'Q.850 ; cause=17 ;text="busy"'], 17),
+        (['SIP;cause=600, Q.850;cause=21;text="rejected"'], 21),  # one header, comma-separated
+        (["q.850;CAUSE=19"], 19),
+        (["SIP;cause=603"], None),  # a SIP cause is not a Q.850 one
+        (["Q.850;cause=²1"], None),  # a non-ASCII digit is not a cause
+        (["Q.850;cause=" + "9" * 5000], None),  # nor is a 5000-digit one
+        (["Q.850"], None),
+        ([], None),
+    ],
+)
+def test_the_q850_cause_of_a_reason_header(reasons: list[str], cause: int | None) -> None:
+    msg = SipMessage(status=503, reason="Service Unavailable")
+    for value in reasons:
+        msg.add("Reason", value)
+    assert q850_cause(msg) == cause
 
 
 def test_encode_round_trips_and_recomputes_content_length() -> None:

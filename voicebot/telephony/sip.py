@@ -29,6 +29,7 @@ from voicebot.media.pacer import Pacer
 from voicebot.media.rtp import RtpError, RtpSender, parse_rtp
 from voicebot.pii import redact
 from voicebot.telephony.base import (
+    Q850_CAUSES,
     Answered,
     CallEvent,
     CallStats,
@@ -54,6 +55,7 @@ from voicebot.telephony.sipmsg import (
     parse_message,
     parse_sdp,
     parse_uri,
+    q850_cause,
     response_for,
 )
 
@@ -73,7 +75,13 @@ class CallFailed(BaseCallFailed, SipError):
     """The bridge-neutral `CallFailed`, still a `SipError` for SIP-only callers."""
 
 
-def _failure_cause(status: int) -> HangupCause:
+def _failure_cause(response: SipMessage) -> HangupCause:
+    """A Q.850 cause in the Reason header wins over the status (RFC 3326); a cause the
+    table does not know leaves the status to decide."""
+    cause = q850_cause(response)
+    if cause is not None and cause in Q850_CAUSES:
+        return Q850_CAUSES[cause]
+    status = response.status
     if status in (486, 600):
         return HangupCause.BUSY
     if status in (408, 480):
@@ -383,7 +391,8 @@ class SipEndpoint:
         self._calls: dict[str, SipCall] = {}
         self._rtp_ports_in_use: set[int] = set()
         self._transport: asyncio.DatagramTransport | None = None
-        self._pending: dict[str, asyncio.Queue[SipMessage]] = {}  # branch -> responses
+        # (branch, method) -> responses: a CANCEL shares its INVITE's branch (RFC 3261 9.1)
+        self._pending: dict[tuple[str, str], asyncio.Queue[SipMessage]] = {}
         self._server_tx: dict[tuple[str, str], tuple[SipMessage | None, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -483,7 +492,7 @@ class SipEndpoint:
             log.exception("error handling SIP %s", msg.method or msg.status)
 
     def _on_response(self, msg: SipMessage) -> None:
-        queue = self._pending.get(msg.branch)
+        queue = self._pending.get((msg.branch, msg.cseq[1]))
         if queue is None:
             # a retransmitted 2xx to our INVITE: re-ACK it (RFC 3261 13.2.2.4)
             call = self._calls.get(msg.call_id)
@@ -496,9 +505,9 @@ class SipEndpoint:
         self, msg: SipMessage, addr: tuple[str, int], *, limit: float = T_TIMEOUT
     ) -> AsyncIterator[SipMessage]:
         """Client transaction over UDP: retransmit until a response, yield every response."""
-        branch = msg.branch
+        key = (msg.branch, msg.method)
         queue: asyncio.Queue[SipMessage] = asyncio.Queue()
-        self._pending[branch] = queue
+        self._pending[key] = queue
         is_invite = msg.method == "INVITE"
         interval, deadline = T1, time.monotonic() + limit
         retransmit = True
@@ -523,7 +532,7 @@ class SipEndpoint:
                     return
             raise TimeoutError(f"no final response to {msg.method}")
         finally:
-            self._pending.pop(branch, None)
+            self._pending.pop(key, None)
 
     # requests we receive -------------------------------------------------------------------
 
@@ -871,7 +880,7 @@ class SipEndpoint:
                     authorization = self._answer_challenge(final, "INVITE", target)
                     call.local_cseq += 1
                     continue
-                raise CallFailed(_failure_cause(final.status), final.status, final.reason)
+                raise CallFailed(_failure_cause(final), final.status, final.reason)
             raise CallFailed(HangupCause.FAILED, 401, "authentication failed")
         except CallFailed as e:
             call._finish(e.cause, by_remote=True, detail=f"{e.status} {e.reason}")
@@ -898,6 +907,9 @@ class SipEndpoint:
         rang = False
         responses = self._transaction(invite, addr, limit=ring_timeout + 5)
         cancel_at = time.monotonic() + ring_timeout
+        # one pending anext() at a time, never cancelled on a timeout: cancelling it would
+        # close the transaction's generator, and the 487 after our CANCEL would be lost
+        following: asyncio.Future[SipMessage] | None = None
         try:
             while True:
                 remaining = cancel_at - time.monotonic()
@@ -905,12 +917,16 @@ class SipEndpoint:
                     self._spawn(self._cancel(invite, addr))
                     cancel_at = time.monotonic() + 10  # wait for the 487
                     continue
+                if following is None:
+                    following = asyncio.ensure_future(anext(responses))
+                done, _ = await asyncio.wait({following}, timeout=remaining)
+                if not done:
+                    continue
+                arrived, following = following, None
                 try:
-                    resp = await asyncio.wait_for(anext(responses), remaining)
+                    resp = arrived.result()
                 except StopAsyncIteration:
                     break
-                except TimeoutError:
-                    continue
                 if resp.status < 200:
                     if resp.status in (180, 183) and not rang:
                         rang = True
@@ -923,6 +939,10 @@ class SipEndpoint:
         except TimeoutError as e:
             raise CallFailed(HangupCause.NO_ANSWER, 408, "Request Timeout") from e
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(BaseException):
+                    await following
             with contextlib.suppress(Exception):
                 await responses.aclose()
         if final is None:

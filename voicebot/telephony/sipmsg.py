@@ -246,6 +246,22 @@ def parse_message(data: bytes) -> SipMessage:
     return msg
 
 
+def q850_cause(msg: SipMessage) -> int | None:
+    """The Q.850 cause of an RFC 3326 `Reason: Q.850;cause=21` header, or None. PBXes put
+    the real cause there when the status code cannot carry it: Asterisk 22 answers a call
+    the far end declined (cause 21) with `503 Service Unavailable`."""
+    for header in msg.get_all("Reason"):
+        for value in header.split(","):
+            protocol = value.split(";", 1)[0].strip()
+            cause = header_param(value, "cause")
+            if protocol.upper() == "Q.850" and cause and _CAUSE.fullmatch(cause):
+                return int(cause)
+    return None
+
+
+_CAUSE = re.compile(r"[0-9]{1,3}")
+
+
 def header_param(value: str, name: str) -> str | None:
     """A `;name=value` parameter of a header (outside the <uri>), or None."""
     for part in _header_params(value).split(";")[1:]:
