@@ -23,7 +23,15 @@ import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx
 from tests.asterisk.sipp import CALLEES, REFUSALS, start_sipp
-from tests.peers.audio import dominant_frequency, read_wav, tone_wav, wait_wav_closed, wav_seconds
+from tests.peers.audio import (
+    dominant_frequency,
+    read_wav,
+    speech_wav,
+    tone_wav,
+    wait_wav_closed,
+    wav_seconds,
+    write_wav,
+)
 from tests.peers.baresip import Baresip
 from tests.telephony.conftest import Handler
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm, tone
@@ -66,14 +74,23 @@ def phone_port() -> int:
 
 @contextlib.asynccontextmanager
 async def phones(
-    pbx: Pbx, n: int, tmp: Path, *, freqs: list[float] | None = None, auto_answer: bool = False
+    pbx: Pbx,
+    n: int,
+    tmp: Path,
+    *,
+    freqs: list[float] | None = None,
+    auto_answer: bool = False,
+    sources: list[Path] | None = None,
 ) -> AsyncIterator[list[Baresip]]:
-    """`n` baresip phones (user `candidate`); phone i's microphone plays a tone freqs[i]."""
+    """`n` baresip phones (user `candidate`); phone i's microphone plays a tone freqs[i]
+    (or the WAV sources[i])."""
     reg = Registrar("127.0.0.1", pbx.sip_port)
     started: list[Baresip] = []
     try:
         for i in range(n):
-            src = tone_wav(tmp / f"tone{i}.wav", freq=freqs[i], seconds=20) if freqs else None
+            src = sources[i] if sources else None
+            if freqs:
+                src = tone_wav(tmp / f"tone{i}.wav", freq=freqs[i], seconds=20)
             phone = Baresip(
                 PHONE,
                 "unused",
@@ -92,8 +109,10 @@ async def phones(
 
 
 @contextlib.asynccontextmanager
-async def voicebot(cfg: Config, handler: Handler | None = None) -> AsyncIterator[AriBridge]:
-    ari = AriBridge(cfg.ari, handler)
+async def voicebot(
+    cfg: Config, handler: Handler | None = None, recordings_dir: Path | None = None
+) -> AsyncIterator[AriBridge]:
+    ari = AriBridge(cfg.ari, handler, recordings_dir=recordings_dir)
     await ari.start()
     try:
         await asyncio.wait_for(ari.connected.wait(), 10)
@@ -353,4 +372,79 @@ async def test_originate_to_a_phone_that_does_not_take_the_call(
         await sipp.stop()
     assert (failed.value.cause, failed.value.status) == (cause, q850), failed.value
     assert result.successful == 1, result  # the phone saw a proper end (ACK / CANCEL)
+    assert_clean(clean_pbx)
+
+
+# answering machine detection: the snippet's voicebot-amd context and amd.conf, Asterisk's
+# own AMD() on what the phone says after it answers
+MACHINE_GREETING = (
+    "Hello, you have reached the voicemail of Jordan Lee. I am not able to take your call "
+    "right now. Please leave your name, your number and a short message after the tone, "
+    "and I will call you back as soon as I can."
+)
+
+
+@pytest.mark.parametrize(("greeting", "machine"), [("machine", True), ("person", False)])
+async def test_amd_tells_a_voicemail_greeting_from_a_person(
+    clean_pbx: Pbx, tmp_path: Path, greeting: str, machine: bool
+) -> None:
+    """A person says one word and waits; a machine talks on: the answered call's first
+    event says which, and a machine gets no interview (the session leaves a message)."""
+    cfg = clean_pbx.voicebot_config("ari", ari={"amd_context": "voicebot-amd"})
+    if machine:
+        source = await speech_wav(tmp_path / "greeting.wav", MACHINE_GREETING)
+    else:
+        word = await speech_wav(tmp_path / "hello.wav", "Hello?")
+        samples, rate = read_wav(word)
+        source = tmp_path / "person.wav"
+        write_wav(source, np.concatenate([samples, np.zeros(8 * rate, dtype="<i2")]), rate)
+    async with (
+        voicebot(cfg) as ari,
+        phones(clean_pbx, 1, tmp_path, auto_answer=True, sources=[source]) as [phone],
+    ):
+        call = await ari.dial(f"{PHONE}@127.0.0.1:{phone.sip_port}", ring_timeout=15)
+        answered = [e for e in await first_events(call) if isinstance(e, Answered)]
+        assert answered[0].machine is machine
+        await speak(call, 500, 1.0)  # back from the AMD detour, the media path works
+        await call.hangup()
+        await phone.wait_closed()
+    assert_clean(clean_pbx)
+
+
+async def test_a_recorded_call_lands_in_the_recordings_dir_and_leaves_asterisk(
+    clean_pbx: Pbx, cfg: Config, tmp_path: Path
+) -> None:
+    """`interview.record` after consent: Asterisk records the bridge (both voices); when
+    the call ends voicebot fetches the WAV and deletes Asterisk's copy."""
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    handler = Handler()
+    async with (
+        voicebot(cfg, handler, recordings_dir=recordings) as ari,
+        phones(clean_pbx, 1, tmp_path, freqs=[700]) as [phone],
+    ):
+        await phone.dial(phone.uri_of(EXTENSION))
+        await phone.wait_established()
+        call = await asyncio.wait_for(handler.calls.get(), 10)
+        await call.start_recording(f"interview-{call.call_id}")
+        await speak(call, 440, 2.0)
+        await phone.hangup()
+        assert (await ended(call)).by_remote
+        handler.end(call)
+        wav = recordings / f"{call.call_id}.wav"
+        name = f"interview-{call.call_id}"
+        stored: list[dict[str, object]] = []
+        for _ in range(100):  # the fetch, then the delete, run after the call has ended
+            stored = await ari.request("GET", "/recordings/stored")
+            if wav.exists() and not [r for r in stored if r.get("name") == name]:
+                break
+            await asyncio.sleep(0.1)
+    assert wav.exists(), sorted(recordings.iterdir())
+    assert not [r for r in stored if r.get("name") == name], stored  # Asterisk's copy is gone
+    samples, rate = read_wav(wav)
+    spectrum = np.abs(np.fft.rfft(samples.astype(float)))
+    bins = np.fft.rfftfreq(len(samples), 1 / rate)
+    for hz in (440, 700):  # the bot's voice and the candidate's, both in the recording
+        band = spectrum[(bins > hz - 20) & (bins < hz + 20)].max()
+        assert band > 20 * np.median(spectrum), hz
     assert_clean(clean_pbx)
