@@ -10,6 +10,7 @@ holds no such value, so callers can say "not understood" instead of guessing.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,10 @@ _ZH_NUM = re.compile(
     rf"(?P<n>[{_ZH_CHARS}\d.]*[{_ZH_CHARS}][{_ZH_CHARS}\d.]*|\d+)(?P<half>个半)?|半"
 )
 # digits are a number unless glued to Latin letters ("10x", "mp3s"); CJK may follow ("5年")
+# (a suffix ends at anything but a Latin letter: "30k一个月" is 30k, though 一 is a \w)
 _EN_TOKEN = re.compile(
-    r"(?P<num>\d+(?:[.,]\d+)*)(?:\s*(?P<suffix>k|m|mil|million|thousand|grand|hundred)\b)?"
+    r"(?P<num>\d+(?:[.,]\d+)*)"
+    r"(?:\s*(?P<suffix>k|m|mil|million|thousand|grand|hundred)(?![a-z]))?"
     r"(?![a-z\d])|(?P<word>[a-z]+)"
 )
 
@@ -235,37 +238,156 @@ _PERIODS = (
         "year",
     ),
 )
+PER_YEAR = {"hour": 2080.0, "day": 260.0, "week": 52.0, "month": 12.0, "year": 1.0}
+# a small count (of months): not 万/千, so "一万二一个月" keeps its amount
+_ZH_COUNT = r"(?:\d+(?:\.\d+)?|[零一二两三四五六七八九十]+)"
+# months of pay a year: "14薪", "十三薪", "一年14个月工资", "13th month"; a year-end bonus of
+# N months on top of twelve: "年终奖两个月", "两个月年终"
+_MONTHS_PAID = (
+    (rf"(?P<n>{_ZH_COUNT})\s*薪", 0.0),
+    (rf"(?P<n>{_ZH_COUNT})\s*个月的?(?:工资|薪水|薪资|月薪)", 0.0),
+    (r"(?P<n>\d+)\s*(?:months?(?: of)? (?:pay|salary)|-month (?:pay|salary))", 0.0),
+    (r"(?P<n>1[3-9])(?:th|st|nd|rd) month", 0.0),
+    (rf"年终奖?(?:有|是|发)?(?P<n>{_ZH_COUNT}|半)个?月", 12.0),
+    (rf"(?P<n>{_ZH_COUNT}|半)个?月的?年终", 12.0),
+    (r"双薪", 13.0),
+)
+# words that name a period or a count of months, not an amount: masked before the amounts
+# are read, so "一万二一个月" is 12000 (not 一万二一) and "14薪" is no salary of 14
+_NOT_AMOUNTS = re.compile(
+    rf"[一1]个?月|每个?月|[一1]年|每年|半个?月|(?<![{_ZH_CHARS}\d.])(?:{_ZH_COUNT}\s*薪|"
+    rf"{_ZH_COUNT}个月)|\d+(?:th|st|nd|rd) month|\d+\s*months?"
+)
+_BASIS = (
+    (r"税前|pre-?tax|before tax|gross", "gross"),
+    (r"税后|到手|after tax|take.home|\bnet\b", "net"),
+)
+_RANGE = re.compile(r"\s*(?:到|至|-|~|～|—|–|或者?|or|to)\s*")
+_RANGE_AND = re.compile(r"\s*and\s*$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+ZH_YEARLY_FROM = 100_000  # a Chinese salary said without a period: per year from 10万 up
 
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    amount: float
+    amount: float  # the figure said; the upper end of a range
     currency: str | None  # ISO 4217, None when the candidate did not say
-    period: str | None  # hour, day, week, month, year; None when not said
+    period: str | None  # hour, day, week, month, year; None when not said nor conventional
+    low: float | None = None  # the lower end of a range ("两万到两万五": 20000), else None
+    months: float | None = None  # months of pay a year when said ("14薪": 14), else None
+    basis: str | None = None  # "gross" (税前) or "net" (税后, 到手) when said
+    assumed: tuple[str, ...] = ()  # fields read by convention, not said: ("period",)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": "money",
-            "amount": self.amount,
-            "currency": self.currency,
-            "period": self.period,
-        }
+    @property
+    def annual(self) -> float | None:
+        """The yearly amount, monthly pay times the months paid (12 unless said)."""
+        if self.period is None:
+            return None
+        if self.period == "month" and self.months:
+            return self.amount * self.months
+        return self.amount * PER_YEAR[self.period]
+
+    def to_dict(self, *, typed: bool = True) -> dict[str, Any]:
+        """amount, currency, period; low, months, basis, assumed and annual only when said, so
+        a plain answer keeps the plain shape."""
+        out: dict[str, Any] = {"type": "money"} if typed else {}
+        out.update(amount=self.amount, currency=self.currency, period=self.period)
+        if self.low is not None:
+            out["low"] = self.low
+        if self.months is not None:
+            out["months"] = self.months
+            out["annual"] = self.annual
+        if self.basis is not None:
+            out["basis"] = self.basis
+        if self.assumed:
+            out["assumed"] = list(self.assumed)
+        return out
 
 
-def parse_money(text: str) -> Money | None:
-    """The amount named (the upper end of a range: "between 80 and 90 thousand" → 90000), with
-    currency and period. A small bare number ("two kids") is no salary; with a currency or a
-    period it is ("50 an hour")."""
+def yearly(value: Money | Mapping[str, Any], default_period: str = "year") -> float:
+    """The yearly amount of a Money or its dict: monthly pay × the months paid (14薪 → 14,
+    else 12), other periods by PER_YEAR; `default_period` when none was said."""
+    if isinstance(value, Money):
+        amount, period, months = value.amount, value.period, value.months
+    else:
+        amount, period, months = value["amount"], value.get("period"), value.get("months")
+    period = period or default_period
+    if period == "month" and months:
+        return float(amount) * float(months)
+    return float(amount) * PER_YEAR[period]
+
+
+def _months_paid(low: str) -> float | None:
+    for pattern, base in _MONTHS_PAID:
+        m = re.search(pattern, low)
+        if not m:
+            continue
+        n = m.groupdict().get("n")
+        count = 0.5 if n == "半" else (zh_number(n) if n else 0.0)
+        if count is None:
+            continue
+        months = base + count
+        if 12 < months <= 24:
+            return months
+    return None
+
+
+def _scale(text: str) -> float:
+    """The scale a number was said with: 1000 for "20k", 10000 for "两万", else 1."""
+    if "万" in text:
+        return 10_000.0
+    if re.search(r"k|thousand|grand|千", text.lower()):
+        return 1000.0
+    return 1.0
+
+
+def parse_money(text: str, *, locale: str | None = None) -> Money | None:
+    """The amount named (the upper end of a range: "between 80 and 90 thousand" → 90000, low
+    80000), with currency, period, months of pay a year (14薪) and gross or net. A small bare
+    number ("two kids") is no salary; with a currency or a period it is ("50 an hour").
+
+    Chinese answers (`locale` zh, or Chinese text when no locale is given) follow Chinese
+    recruiting: a salary said without a period is monthly below 10万 ("一万五", "15K") and
+    yearly from 10万 ("三十万"); the period is then marked as assumed."""
     low = text.lower()
-    found = [n for n in find_numbers(text) if n.value > 0]
+    masked = _NOT_AMOUNTS.sub(lambda m: " " * len(m.group()), low)
+    found = [n for n in find_numbers(masked) if n.value > 0]
     currency = next((code for pat, code in _CURRENCIES if re.search(pat, low)), None)
     period = next((p for pat, p in _PERIODS if re.search(pat, low)), None)
-    big = [n.value for n in found if n.scaled or n.value >= 100]
-    if big:
-        return Money(max(big), currency, period)
-    if found and (currency or period):
-        return Money(max(n.value for n in found), currency, period)
-    return None
+    big = [n for n in found if n.scaled or n.value >= 100]
+    if not big and found and (currency or period):
+        big = found
+    if not big:
+        return None
+    top = max(big, key=lambda n: n.value)
+    bottom = _range_low(masked, found, top)
+    months = _months_paid(low)
+    if months is not None and period is None:
+        period = "month"  # 14薪 is said of a monthly salary
+    basis = next((b for pat, b in _BASIS if re.search(pat, low)), None)
+    assumed: tuple[str, ...] = ()
+    chinese = locale.lower().startswith("zh") if locale else bool(_CJK.search(text))
+    if period is None and chinese:
+        period = "year" if top.value >= ZH_YEARLY_FROM else "month"
+        assumed = ("period",)
+    return Money(top.value, currency, period, bottom, months, basis, assumed)
+
+
+def _range_low(text: str, found: list[Number], top: Number) -> float | None:
+    """The lower end when `top` closes a range ("两万到两万五", "15到20k", "between 80 and 90
+    thousand"); a bare lower end takes the upper end's scale ("15到20k" → 15000)."""
+    before = [n for n in found if n.end <= top.start]
+    if not before:
+        return None
+    first = before[-1]
+    gap = text[first.end : top.start]
+    between = _RANGE_AND.fullmatch(gap) and re.search(r"between\s*$", text[: first.start])
+    if not (_RANGE.fullmatch(gap) or between):
+        return None
+    value = first.value
+    if not first.scaled and value < 100 and top.value >= 1000:
+        value *= _scale(text[top.start : top.end])
+    return value if value < top.value else None
 
 
 # --- durations and years -----------------------------------------------------------------

@@ -33,11 +33,11 @@ def test_chinese_numerals(text: str, value: float) -> None:
     [
         ("15k a month", Money(15000, None, "month")),
         ("fifteen thousand", Money(15000, None, None)),
-        ("一万五", Money(15000, None, None)),
+        ("一万五", Money(15000, None, "month", assumed=("period",))),  # issue 14: per month
         ("I am hoping for around ninety thousand a year.", Money(90000, None, "year")),
         ("90,000 dollars per year", Money(90000, "USD", "year")),
         ("one hundred and twenty thousand euros", Money(120000, "EUR", None)),
-        ("somewhere between 80 and 90 thousand", Money(90000, None, None)),
+        ("somewhere between 80 and 90 thousand", Money(90000, None, None, low=80000)),
         ("年薪三十万", Money(300000, None, "year")),
         ("每月两万五千元", Money(25000, "CNY", "month")),
         ("about 50 an hour", Money(50, None, "hour")),

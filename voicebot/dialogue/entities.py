@@ -35,9 +35,10 @@ __all__ = [
 # --- money, durations, years: the shared parser, in the shapes the dialogue records ---------
 
 
-def extract_money(text: str) -> Money | None:
-    """The salary in an answer: "15k a month" → Money(15000, None, "month")."""
-    return parse_money(text)
+def extract_money(text: str, *, locale: str | None = None) -> Money | None:
+    """The salary in an answer: "15k a month" → Money(15000, None, "month"); in a Chinese
+    call "一万五" → 15000 a month (assumed), "税前月薪2万，14薪" → 20000 a month, 14 months."""
+    return parse_money(text, locale=locale)
 
 
 def extract_duration(text: str) -> str | None:
@@ -196,12 +197,24 @@ class Entities:
     callback_at: str | None = None  # ISO 8601 date-time in the candidate's zone
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.money is not None:
+            out["money"] = self.money.to_dict(typed=False)
+        return out
 
 
-def extract(text: str, *, now: datetime, tz: str = "UTC", kind: str | None = None) -> Entities:
+def extract(
+    text: str,
+    *,
+    now: datetime,
+    tz: str = "UTC",
+    kind: str | None = None,
+    locale: str | None = None,
+) -> Entities:
     """The values in one utterance; `kind` (a question kind) limits the search to what the
-    question expects, so "two weeks" is a notice period, not a call-back time."""
+    question expects, so "two weeks" is a notice period, not a call-back time; `locale` (the
+    call's) decides the conventions of a salary said without a period ("15K" in a Chinese call
+    is per month)."""
     want = {
         "salary": {"money"},
         "notice": {"duration"},
@@ -209,7 +222,7 @@ def extract(text: str, *, now: datetime, tz: str = "UTC", kind: str | None = Non
         "callback": {"callback_at"},
     }.get(kind or "", {"money", "duration", "years", "callback_at"})
     return Entities(
-        money=extract_money(text) if "money" in want else None,
+        money=extract_money(text, locale=locale) if "money" in want else None,
         duration=extract_duration(text) if "duration" in want else None,
         years=extract_years(text, bare=kind == "years") if "years" in want else None,
         callback_at=extract_datetime(text, now, tz) if "callback_at" in want else None,

@@ -123,6 +123,8 @@ class Flow:
             "action_silence": _Run.silence,
             "action_keypress": _Run.keypress,
             "action_unclear": _Run.unclear,
+            "action_hesitate": _Run.hesitate,
+            "action_disclose_bot": _Run.disclose_bot,
         }
 
     def run(
@@ -132,6 +134,8 @@ class Flow:
         if action not in self.actions:
             raise KeyError(f"unknown action {action!r}; known: {', '.join(self.actions)}")
         run = _Run(self.prompts, {**INITIAL_STATE, **(state or {})}, meta, turn)
+        if action in SPOKEN_ACTIONS and is_filler(turn.text):
+            action = "action_hesitate"  # a bare 嗯 / um is no answer, whatever the NLU said
         if run.state["stage"] != "done" or action == "action_start_interview":
             self.actions[action](run)
         return run.state, [*run.out, {"state": run.state}]
@@ -161,7 +165,10 @@ class _Run:
         if awaiting == "callback_time":
             self.record_callback()
         elif self.state["stage"] == "consent":
-            self.consent({"affirm": True, "deny": False}.get(self.turn.intent))
+            given = {"affirm": True, "deny": False}.get(self.turn.intent)
+            if given and not explicit_yes(self.turn.text):
+                given = None  # consent is an explicit yes (or key 1), never a guess
+            self.consent(given)
         elif not _words(self.turn.text):
             self.unclear()
         elif self.turn.intent == "dont_know" and awaiting != "followup":
@@ -205,6 +212,9 @@ class _Run:
         self.pending("info", _join(info, self.render("resume_question")))
 
     def transfer(self) -> None:
+        if asks_if_bot(self.turn.text):
+            self.disclose_bot()  # "are you a robot?" is a question, not a request for a person
+            return
         self.say("transfer", kind="transfer")
         self.out.append(
             {
@@ -251,6 +261,32 @@ class _Run:
         text = self.render("repeat_unclear")
         self.emit({"say": text, "kind": "repeat", "listen": True, "question_id": q["id"]})
 
+    def hesitate(self) -> None:
+        """A bare filler (嗯, 呃, 那个, um): no answer and no consent; the prompt waits."""
+        if not is_filler(self.turn.text):
+            self.handle_answer()  # the NLU heard a filler in what is an answer: "嗯，两万左右"
+            return
+        if self.state["awaiting"] == "callback_time" or self.state["stage"] == "consent":
+            self.unclear()
+            return
+        self.state["unclear"] += 1
+        if self.state["unclear"] > int(self.meta.get("max_reprompts", 2)):
+            self.end("goodbye_unclear", "unclear")
+        elif self.state["unclear"] == 1:
+            q = self.question
+            text = self.render("hesitate")
+            self.emit({"say": text, "kind": "hesitate", "listen": True, "question_id": q["id"]})
+        else:
+            self.pending("repeat", self.render("repeat"))
+
+    def disclose_bot(self) -> None:
+        """Yes, an AI (said whole: barge-in must not cut it), then the pending prompt again."""
+        self.say("bot_disclosure", kind="disclosure", interruptible=False)
+        if self.state["stage"] == "questions" and not self.state["awaiting"]:
+            self.pending("repeat", self.render("resume_question"))
+        else:
+            self.pending("consent" if self.state["stage"] == "consent" else "repeat", "")
+
     # steps -------------------------------------------------------------------------------
 
     def consent(self, given: bool | None) -> None:
@@ -283,7 +319,8 @@ class _Run:
     def record(self, text: str) -> None:
         q = self.question
         now = self.turn.now or datetime.now(UTC)
-        value = extract(text, now=now, tz=self.tz, kind=q["kind"]).to_dict() or None
+        found = extract(text, now=now, tz=self.tz, kind=q["kind"], locale=self.locale)
+        value = found.to_dict() or None
         self.out.append({"answer": {"question_id": q["id"], "text": text, "value": value}})
         self.state.update(
             question_index=self.state["question_index"] + 1,
@@ -379,6 +416,69 @@ class _Run:
 
 
 # --- understanding helpers ------------------------------------------------------------------
+
+# the actions that answer words: a bare filler said to any of them is a hesitation
+SPOKEN_ACTIONS = frozenset(
+    {
+        "action_handle_answer", "action_repeat_question", "action_clarify_question",
+        "action_reschedule", "action_opt_out", "action_answer_job_question",
+        "action_transfer", "action_goodbye", "action_disclose_bot",
+    }
+)  # fmt: skip
+_FILLERS = re.compile(
+    r"让我想想|我想想|想一想|想一下|就是说|就是|那个|这个|然后|嗯+|呃+|额+|啊+|哦+|噢+|唔+|"
+    r"\b(?:u+m+|u+h+|e+r+m*|h+m+|m+|a+h+|o+h+|well|like|let me think|let me see)\b"
+)
+
+
+def is_filler(text: str) -> bool:
+    """Only hesitation: 嗯, 呃……那个, "um, uh". A question mark makes it a "huh?" (a repeat
+    request, for the NLU to read), and an empty text is no filler (it is unclear)."""
+    low = text.lower()
+    if not re.search(r"\w", low) or re.search(r"[?？]", low):
+        return False
+    return not re.sub(r"[\W_]+", "", _FILLERS.sub("", low))
+
+
+_YES_WITH_NEGATION = re.compile(
+    r"没问题|没事|没关系|不介意|不错|不成问题|no problem|not a problem|no worries|don't mind|"
+    r"do not mind|why not"
+)
+_NEGATION = re.compile(r"不|没|别|甭|\b(?:no|not|nope|nah|never|don't|won't|can't)\b|n't\b")
+_YES = re.compile(
+    r"可以|好|行|没问题|没事|没关系|不介意|同意|愿意|是|对|当然|继续|开始|问吧|说吧|录吧|准备好|"
+    r"\b(?:yes|yeah|yep|yup|sure|ok|okay|alright|all right|fine|of course|absolutely|definitely|"
+    r"agree|consent|go ahead|go on|go for it|carry on|continue|proceed|ready|happy to|"
+    r"sounds good|let's|correct|right|please|works|start|ask away|no problem|don't mind)\b"
+)
+
+
+def explicit_yes(text: str) -> bool:
+    """An explicit yes (可以, 好的, 行, 没问题, 同意, "yes", "sure"...) and no "no" in it:
+    consent is never read from a filler or a guess."""
+    low = text.lower()
+    if not _YES.search(low):
+        return False
+    return not _NEGATION.search(_YES_WITH_NEGATION.sub(" ", low))
+
+
+_BOT_QUESTION = re.compile(
+    r"(你|您|对面|这边|这)(是|是不是|就是)?(个|一个)?(机器人|真人|真的人|人工智能|ai|电脑|机器|"
+    r"自动|录音|人还是)|在跟机器|跟机器人(说话|聊天)吗|自动打的|"
+    r"\bare you (a |an )?(robot|bot|machine|computer|real|human|person|ai)\b|"
+    r"\b(am i|are we) (talking|speaking) (to|with) (a |an )?(robot|bot|machine|computer|ai)\b|"
+    r"\bis this (a |an )?(robot|bot|automated|recorded|ai|machine)\b"
+)
+
+
+def asks_if_bot(text: str) -> bool:
+    """ "你是机器人吗" / "are you a robot?": asks what the bot is, which it answers (it is an
+    AI), rather than asking for a person ("我不想跟机器人说" is such a request)."""
+    low = text.lower()
+    return bool(_BOT_QUESTION.search(low)) and not re.search(
+        r"不想|不要|转|找|换|让|want|rather|put me|transfer|speak to a|talk to a", low
+    )
+
 
 _STAR_CUES = {
     "en": {
