@@ -221,19 +221,20 @@ def numbers(text: str) -> list[float]:
 
 # --- money -----------------------------------------------------------------------------
 
+# (?![a-z]), not \b, ends a Latin word: "一万rmb一个月" (a Chinese character is a \w too)
 _CURRENCIES = (
-    (r"\$|(?<![a-z])usd\b|dollars?|bucks", "USD"),
-    (r"€|(?<![a-z])eur\b|euros?", "EUR"),
-    (r"£|(?<![a-z])gbp\b|pounds?|quid", "GBP"),
-    (r"¥|(?<![a-z])(rmb|cny)\b|yuan|人民币|元|块", "CNY"),
+    (r"\$|(?<![a-z])usd(?![a-z])|dollars?|bucks", "USD"),
+    (r"€|(?<![a-z])eur(?![a-z])|euros?", "EUR"),
+    (r"£|(?<![a-z])gbp(?![a-z])|pounds?|quid", "GBP"),
+    (r"¥|(?<![a-z])(rmb|cny)(?![a-z])|yuan|人民币|元|块", "CNY"),
 )
 _PERIODS = (
-    (r"per hour|an hour|hourly|/\s*h(ou)?r\b|/h\b|时薪|每小时|一小时", "hour"),
+    (r"per hour|an hour|hourly|/\s*h(ou)?r(?![a-z])|/h(?![a-z])|时薪|每小时|一小时", "hour"),
     (r"per day|a day|daily|每天|日薪", "day"),
     (r"per week|a week|weekly|每周|周薪", "week"),
-    (r"per month|a month|monthly|/\s*mo(nth)?\b|月薪|每月|每个月|一个月|一月", "month"),
+    (r"per month|a month|monthly|/\s*mo(nth)?(?![a-z])|月薪|每月|每个月|一个月|一月", "month"),
     (
-        r"per year|a year|per annum|annual|annually|yearly|/\s*y(ea)?r\b|/y\b"
+        r"per year|a year|per annum|annual|annually|yearly|/\s*y(ea)?r(?![a-z])|/y(?![a-z])"
         r"|年薪|每年|一年|年包",
         "year",
     ),
@@ -260,7 +261,7 @@ _NOT_AMOUNTS = re.compile(
 )
 _BASIS = (
     (r"税前|pre-?tax|before tax|gross", "gross"),
-    (r"税后|到手|after tax|take.home|\bnet\b", "net"),
+    (r"税后|到手|after tax|take.home|(?<![a-z])net(?![a-z])", "net"),
 )
 _RANGE = re.compile(r"\s*(?:到|至|-|~|～|—|–|或者?|or|to)\s*")
 _RANGE_AND = re.compile(r"\s*and\s*$")

@@ -161,3 +161,12 @@ def test_stories_cover_the_issue() -> None:
         assert any(name in s for s in IDS), name
     for story in STORIES["stories"]:
         assert (JOBS / f"{story['metadata']['job']}.yaml").exists()
+
+
+def test_every_story_runs_in_chinese_too() -> None:
+    """Issue 14: repeat, clarify, call-back, opt-out, a person, the job, silence, "I don't know"
+    and "are you a robot?" in Mandarin, not only the happy path (each runs on both engines)."""
+    chinese = [s["story"] for s in STORIES["stories"] if s["metadata"]["job"] == "interview-zh"]
+    for name in ("happy path", "repeat", "clarify", "not now", "opt-out", "salary", "human",
+                 "silence", "I don't know", "robot", "filler"):  # fmt: skip
+        assert any(name in s for s in chinese), name

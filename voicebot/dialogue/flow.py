@@ -417,6 +417,9 @@ class _Run:
 
 # --- understanding helpers ------------------------------------------------------------------
 
+# Latin words are bounded by (?<![a-z]) / (?![a-z]), not \b: in "OK的" or "AI吗" a Chinese
+# character is a word character too, so \b would not end the word.
+
 # the actions that answer words: a bare filler said to any of them is a hesitation
 SPOKEN_ACTIONS = frozenset(
     {
@@ -427,7 +430,8 @@ SPOKEN_ACTIONS = frozenset(
 )  # fmt: skip
 _FILLERS = re.compile(
     r"让我想想|我想想|想一想|想一下|就是说|就是|那个|这个|然后|嗯+|呃+|额+|啊+|哦+|噢+|唔+|"
-    r"\b(?:u+m+|u+h+|e+r+m*|h+m+|m+|a+h+|o+h+|well|like|let me think|let me see)\b"
+    r"(?<![a-z])(?:u+m+|u+h+|e+r+m*|h+m+|m+|a+h+|o+h+|well|like|let me think|let me see)"
+    r"(?![a-z])"
 )
 
 
@@ -444,12 +448,14 @@ _YES_WITH_NEGATION = re.compile(
     r"没问题|没事|没关系|不介意|不错|不成问题|no problem|not a problem|no worries|don't mind|"
     r"do not mind|why not"
 )
-_NEGATION = re.compile(r"不|没|别|甭|\b(?:no|not|nope|nah|never|don't|won't|can't)\b|n't\b")
+_NEGATION = re.compile(
+    r"不|没|别|甭|(?<![a-z])(?:no|not|nope|nah|never|don't|won't|can't)(?![a-z])|n't(?![a-z])"
+)
 _YES = re.compile(
     r"可以|好|行|没问题|没事|没关系|不介意|同意|愿意|是|对|当然|继续|开始|问吧|说吧|录吧|准备好|"
-    r"\b(?:yes|yeah|yep|yup|sure|ok|okay|alright|all right|fine|of course|absolutely|definitely|"
-    r"agree|consent|go ahead|go on|go for it|carry on|continue|proceed|ready|happy to|"
-    r"sounds good|let's|correct|right|please|works|start|ask away|no problem|don't mind)\b"
+    r"(?<![a-z])(?:yes|yeah|yep|yup|sure|ok|okay|alright|all right|fine|of course|absolutely|"
+    r"definitely|agree|consent|go ahead|go on|go for it|carry on|continue|proceed|ready|happy to|"
+    r"sounds good|let's|correct|right|please|works|start|ask away|no problem|don't mind)(?![a-z])"
 )
 
 
@@ -465,9 +471,10 @@ def explicit_yes(text: str) -> bool:
 _BOT_QUESTION = re.compile(
     r"(你|您|对面|这边|这)(是|是不是|就是)?(个|一个)?(机器人|真人|真的人|人工智能|ai|电脑|机器|"
     r"自动|录音|人还是)|在跟机器|跟机器人(说话|聊天)吗|自动打的|"
-    r"\bare you (a |an )?(robot|bot|machine|computer|real|human|person|ai)\b|"
-    r"\b(am i|are we) (talking|speaking) (to|with) (a |an )?(robot|bot|machine|computer|ai)\b|"
-    r"\bis this (a |an )?(robot|bot|automated|recorded|ai|machine)\b"
+    r"(?<![a-z])are you (a |an )?(robot|bot|machine|computer|real|human|person|ai)(?![a-z])|"
+    r"(?<![a-z])(am i|are we) (talking|speaking) (to|with) (a |an )?"
+    r"(robot|bot|machine|computer|ai)(?![a-z])|"
+    r"(?<![a-z])is this (a |an )?(robot|bot|automated|recorded|ai|machine)(?![a-z])"
 )
 
 
