@@ -87,3 +87,13 @@ def test_plain_answers_keep_the_plain_shape() -> None:
     }  # fmt: skip
     assert parse_money("I have two kids") is None
     assert parse_money("13薪") is None  # months of pay, no amount
+
+
+def test_the_scorer_counts_the_months_of_pay() -> None:
+    """The report's yearly figure (knock-outs against a yearly band) is the one said on the
+    call: 2万 × 14 months, not × 12."""
+    from voicebot.scoring.values import money_per_year
+
+    assert money_per_year(parse_money("税前月薪2万，14薪")) == 280_000
+    assert money_per_year(parse_money("月薪2万")) == 240_000
+    assert money_per_year(parse_money("90k"), "year") == 90_000

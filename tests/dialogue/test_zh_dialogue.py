@@ -187,3 +187,13 @@ async def test_rasa_consent_replies(rasa_url: str) -> None:
     unsafe = [w for w in wrong if w[2] == "given" or (w[1] == "disclosed" and w[2] == "transfer")]
     assert unsafe == []
     assert len(wrong) <= 1, wrong
+
+
+@pytest.mark.parametrize("text", ["um", "uh, hmm", "Hmm..."])
+async def test_an_english_filler_is_no_consent_either(
+    text: str, builtin_engine: BuiltinEngine
+) -> None:
+    policy = builtin_engine.policy(clock=lambda: NOW)
+    await policy.start(context("interview-en"))
+    actions = await policy.on_utterance(Utterance(text))
+    assert consent_outcome(actions) == "ask_again"

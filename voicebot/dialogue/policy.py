@@ -19,7 +19,8 @@ class Say:
     """Speak `text`; with `listen`, the session then waits for the candidate's answer."""
 
     text: str
-    # "greeting", "consent", "ask", "reprompt", "repeat", "ack", "goodbye", "info"
+    # "greeting", "consent", "ask", "reprompt", "repeat", "ack", "goodbye", "info",
+    # "hesitate" (after a bare filler), "disclosure" (yes, an AI: not interruptible)
     kind: str = "say"
     question_id: str | None = None
     listen: bool = False

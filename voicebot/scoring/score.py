@@ -19,6 +19,7 @@ from voicebot.scoring import features as ft
 from voicebot.scoring import rubric
 from voicebot.scoring.feedback import candidate_feedback
 from voicebot.scoring.values import PERIOD_FACTOR, parse_value
+from voicebot.values import yearly as yearly_amount
 
 RECOMMENDATIONS = ("strong_yes", "yes", "no_decision", "no", "definitely_not")
 COMPLIANCE_MODES = ("none", "eu", "pipl", "us")
@@ -398,7 +399,7 @@ def _check(
             (lv.salary for lv in reversed(job.levels) if lv.salary), None
         )
         period = value.get("period") or (band.period if band else "year")
-        yearly = value["amount"] * PERIOD_FACTOR[period]
+        yearly = yearly_amount(value, period)  # monthly × months paid (14薪), else by period
         currency = value.get("currency")
         if band is not None and currency and currency != band.currency:
             return {

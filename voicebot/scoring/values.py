@@ -22,6 +22,7 @@ from voicebot.values import (
     parse_duration,
     parse_money,
     parse_years,
+    yearly,
     zh_number,
 )
 
@@ -38,7 +39,7 @@ PERIOD_FACTOR = {"hour": 2080.0, "day": 260.0, "week": 52.0, "month": 12.0, "yea
 
 def money_per_year(value: Money, default_period: str = "year") -> float:
     """The yearly amount, so salaries said per hour or per month compare with a yearly band."""
-    return value.amount * PERIOD_FACTOR[value.period or default_period]
+    return yearly(value, default_period)  # monthly × months paid when said (14薪)
 
 
 _YES = re.compile(
