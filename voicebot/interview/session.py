@@ -140,7 +140,9 @@ class InterviewSession:
         self._interruptible = True
         self._barge_in = asyncio.Event()
         self._last_voiced_at: float | None = None  # end of the candidate's last utterance
-        self._hung_up = asyncio.Event()
+        self._hung_up = asyncio.Event()  # the call ended, whoever ended it
+        self._hangup: HungUp | None = None
+        self._ending = False  # the session itself is hanging up (or handing the call over)
         self._hangover_s = speech.vad_hangover_ms / 1000
         self._early_end_s = speech.early_end_ms / 1000
         self._early_end_max_s = speech.early_end_max_s
@@ -178,17 +180,14 @@ class InterviewSession:
                     hung.cancel()
                     self.result.outcome = "failed"
                     raise RuntimeError("the listener failed") from listener.exception()
-                if hung in done:
+                if hung in done and not self._ending:
                     conductor.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await conductor
-                    # a transferred call ends for the bot when the PBX takes the candidate away
-                    self.result.outcome = (
-                        "transferred" if self.result.transferred else "caller_hangup"
-                    )
+                    self.result.outcome = self._line_outcome()
                     break
-                # the inbound stream ended (our own hang-up in progress): let the conductor finish
-                waiting = {conductor, hung}
+                # our own hang-up (or hand-over) is in progress: let the conductor finish it
+                waiting = {conductor} | ({hung} if not hung.done() else set())
         finally:
             listener.cancel()
             watcher.cancel()
@@ -200,6 +199,20 @@ class InterviewSession:
                 await self.call.hangup()
         log.info("interview %s ended: %s", self.call.call_id, self.result.outcome)
         return self.result
+
+    def _line_outcome(self) -> str:
+        """Why the interview ended when the line ended it: a transferred call ends for the bot
+        when the PBX takes the candidate away; a hang-up the candidate did not make (timer H,
+        media loss, a bridge failure) is a failure, worth another attempt."""
+        if self.result.transferred:
+            return "transferred"
+        if self._hangup is not None and not self._hangup.by_remote:
+            return "failed"
+        return "caller_hangup"
+
+    async def _end_call(self) -> None:
+        self._ending = True
+        await self.call.hangup()
 
     # conductor -------------------------------------------------------------------------
 
@@ -233,10 +246,13 @@ class InterviewSession:
                     if await self._transfer(action):
                         self.result.outcome = "transferred"
                         return
+                    if self._hung_up.is_set():  # the line went while the transfer failed
+                        self.result.outcome = self._line_outcome()
+                        return
                 elif isinstance(action, Hangup):
                     self.result.outcome = action.outcome
                     await self._drain_output()
-                    await self.call.hangup()
+                    await self._end_call()
                     return
             if self.policy.finished:
                 self.result.outcome = self.result.outcome or "completed"
@@ -267,10 +283,12 @@ class InterviewSession:
         done = False
         if transfer is not None and self.transfer_target:
             await self._drain_output()
+            self._ending = True  # the PBX ends our leg when it takes the candidate away
             try:
                 done = bool(await transfer(self.transfer_target))
             except Exception:
                 log.exception("transfer of %s failed", self.call.call_id)
+            self._ending = done
         if done:
             self.result.transferred = True
         elif action.fallback:
@@ -284,7 +302,7 @@ class InterviewSession:
             await self._say(Say(self.voicemail_message, kind="voicemail", interruptible=False))
             await self._drain_output()
         self.result.outcome = "voicemail"
-        await self.call.hangup()
+        await self._end_call()
 
     async def _start_recording(self, consented: bool) -> None:
         """Record only once the candidate agreed, and only where the transport can (ARI)."""
@@ -548,8 +566,8 @@ class InterviewSession:
             if isinstance(event, Dtmf):
                 self._keys.put_nowait(event.digit)
             elif isinstance(event, HungUp):
-                if event.by_remote:
-                    self._hung_up.set()
+                self._hangup = event
+                self._hung_up.set()
                 return
 
     # store -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar, TypeVar
 
@@ -102,7 +103,9 @@ class CallQueues:
         self._ended = False
         self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
         self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=INBOUND_QUEUE_FRAMES)
-        self._outbound: asyncio.Queue[bytes] = asyncio.Queue(maxsize=OUTBOUND_QUEUE_FRAMES)
+        # not an asyncio.Queue: a sender blocked on a full queue must wake when the call ends
+        self._outbound: deque[bytes] = deque()
+        self._space = asyncio.Event()  # set whenever a frame leaves, and for good at the end
         self._drained = asyncio.Event()
         self.finished = asyncio.Event()  # set once the call has ended
 
@@ -110,29 +113,32 @@ class CallQueues:
         return until_none(self._inbound)
 
     async def send(self, frame: bytes) -> None:
-        if self._ended:
-            return
+        """Queue one frame; waits while the queue is full, returns at once once the call ended
+        (the frame is dropped: nobody will hear it)."""
         if len(frame) != FRAME_BYTES:
             raise ValueError(f"frame must be {FRAME_BYTES} bytes of 8 kHz PCM16, got {len(frame)}")
-        await self._outbound.put(frame)
+        while len(self._outbound) >= OUTBOUND_QUEUE_FRAMES and not self._ended:
+            self._space.clear()
+            await self._space.wait()
+        if not self._ended:
+            self._outbound.append(frame)
 
     @property
     def output_pending(self) -> int:
         """Frames queued for playout and not yet sent."""
-        return self._outbound.qsize()
+        return len(self._outbound)
 
     async def drained(self) -> None:
-        """Return once every queued frame has been sent."""
-        if self._outbound.empty() or self._ended:
+        """Return once every queued frame has been sent (or the call has ended)."""
+        if not self._outbound or self._ended:
             return
         self._drained.clear()
         await self._drained.wait()
 
     def clear_output(self) -> int:
-        dropped = 0
-        while not self._outbound.empty():
-            self._outbound.get_nowait()
-            dropped += 1
+        dropped = len(self._outbound)
+        self._outbound.clear()
+        self._space.set()
         return dropped
 
     def events(self) -> AsyncIterator[CallEvent]:
@@ -148,6 +154,8 @@ class CallQueues:
         self.finished.set()
         self._events.put_nowait(hungup)
         self._events.put_nowait(None)
+        self._outbound.clear()
+        self._space.set()  # wakes every sender blocked on the full queue
         self._drained.set()
         if self._inbound.full():
             self._inbound.get_nowait()
@@ -176,11 +184,11 @@ class CallQueues:
             tick(silence)
 
     def _next_outbound(self, silence: bytes) -> bytes:
-        try:
-            return self._outbound.get_nowait()
-        except asyncio.QueueEmpty:
+        if not self._outbound:
             self._drained.set()
             return silence
+        self._space.set()
+        return self._outbound.popleft()
 
 
 async def run_incoming(

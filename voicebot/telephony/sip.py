@@ -65,6 +65,7 @@ T1, T2, T_TIMEOUT = 0.5, 4.0, 32.0
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 SIP_RATE_PER_S = 200.0  # per source address; beyond it messages are dropped as a flood
 RTP_RATE_PER_S = 150.0  # 3x the 50 packets/s a 20 ms stream needs
+MEDIA_TIMEOUT_S = 30.0  # no RTP from a peer that should be sending: the line is gone
 
 
 class SipError(RuntimeError):
@@ -178,6 +179,8 @@ class SipCall(CallQueues):
         self.senders_started = 0  # stays 1 across re-INVITEs; tests pin it
         self._ack_event = asyncio.Event()
         self._dtmf_done = asyncio.Event()
+        self._last_media = time.monotonic()  # the peer's last RTP (or the media's start)
+        self._media_timed_out = False
 
     # Call protocol (frames, send, events... are CallQueues) --------------------------
 
@@ -252,9 +255,21 @@ class SipCall(CallQueues):
         self.remote_dtmf_pt = media.pt_for("telephone-event")
         self.remote_media = media
         self.rtp_remote = (media.host, media.port)
+        self._last_media = time.monotonic()  # a new stream (or off hold): its clock restarts
+
+    def media_lost(self, now: float) -> bool:
+        """The peer should be sending (answered, not on hold) and has sent nothing for
+        `MEDIA_TIMEOUT_S`: a phone that vanished without a BYE."""
+        if self.answered_at is None or self._ended:
+            return False
+        direction = self.remote_media.direction if self.remote_media else "sendrecv"
+        if direction in ("recvonly", "inactive"):
+            return False
+        return now - self._last_media > MEDIA_TIMEOUT_S
 
     def start_media(self) -> None:
         if self._media_task is None:
+            self._last_media = time.monotonic()
             self.senders_started += 1
             self._media_task = asyncio.create_task(self._media_loop(), name=f"rtp-{self.call_id}")
 
@@ -268,6 +283,12 @@ class SipCall(CallQueues):
             log.exception("media loop failed on call %s", self.call_id)
 
     def _send_one(self, silence: bytes) -> None:
+        if not self._media_timed_out and self.media_lost(time.monotonic()):
+            self._media_timed_out = True
+            log.warning("call %s: no RTP for %.0f s; ending it", self.call_id, MEDIA_TIMEOUT_S)
+            self.endpoint._spawn(
+                self.endpoint._hangup(self, HangupCause.FAILED, detail="media timeout")
+            )
         if self._rtp_transport is None or self.rtp_remote is None or self.codec is None:
             return
         direction = self.remote_media.direction if self.remote_media else "sendrecv"
@@ -303,6 +324,7 @@ class SipCall(CallQueues):
         if self.codec is None:
             self.stats.drop("before_answer")
             return
+        self._last_media = time.monotonic()
         if pkt.payload_type == self.codec.pt:
             if len(pkt.payload) != FRAME_SAMPLES:
                 self.stats.drop("bad_length")
@@ -396,6 +418,7 @@ class SipEndpoint:
         self._server_tx: dict[tuple[str, str], tuple[SipMessage | None, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._byes: set[asyncio.Future[None]] = set()  # BYE transactions still in flight
         self._register_task: asyncio.Task[None] | None = None
         self._reg_call_id = ""
         self._reg_cseq = 1
@@ -430,6 +453,10 @@ class SipEndpoint:
         for call in list(self._calls.values()):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._hangup(call), 2)
+        if self._byes:  # give the peers a moment to answer the BYEs
+            await asyncio.wait(set(self._byes), timeout=2)
+        for bye in list(self._byes):
+            bye.cancel()
         if self._register_task is not None:
             self._register_task.cancel()
             if self.registered.is_set():
@@ -685,8 +712,8 @@ class SipEndpoint:
                 self._send(ok, addr)
                 interval = min(interval * 2, T2)
         if not call._ack_event.is_set() and not call.ended:
-            log.warning("no ACK for call %s; ending it", call.call_id)
-            await self._hangup(call)
+            log.warning("no ACK for call %s (timer H); ending it", call.call_id)
+            await self._hangup(call, HangupCause.FAILED, detail="no ACK")
 
     def _answer_response(self, call: SipCall, req: SipMessage) -> SipMessage:
         ok = response_for(req, 200, "OK", to_tag=call.local_tag)
@@ -1005,7 +1032,11 @@ class SipEndpoint:
             async for _ in self._transaction(cancel, addr, limit=8):
                 pass
 
-    async def _hangup(self, call: SipCall) -> None:
+    async def _hangup(
+        self, call: SipCall, cause: HangupCause = HangupCause.NORMAL, detail: str = "BYE"
+    ) -> None:
+        """End the call now; an answered call's BYE is retransmitted in the background, so
+        whoever hangs up (the session, timer H, media loss) is never held by a silent peer."""
         if call.ended:
             return
         if call.answered_at is None:
@@ -1024,12 +1055,17 @@ class SipEndpoint:
             call._finish(HangupCause.CANCELLED, by_remote=False)
             return
         bye, addr = self._in_dialog(call, "BYE")
-        call._finish(HangupCause.NORMAL, by_remote=False, detail="BYE")
+        call._finish(cause, by_remote=False, detail=detail)
+        task = asyncio.ensure_future(self._bye(bye, addr, call.call_id))
+        self._byes.add(task)
+        task.add_done_callback(self._byes.discard)
+
+    async def _bye(self, bye: SipMessage, addr: tuple[str, int], call_id: str) -> None:
         try:
             async for _ in self._transaction(bye, addr, limit=8):
                 pass
         except TimeoutError:
-            log.warning("no response to BYE on call %s", call.call_id)
+            log.warning("no response to BYE on call %s", call_id)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
