@@ -45,12 +45,13 @@ def _config(path: Path | None) -> Config:
 
 
 def _run(main: Callable[[], Awaitable[_T]]) -> _T:
+    from voicebot.store import StoreError
     from voicebot.telephony.registrar import RegistrarError
     from voicebot.telephony.sip import SipError
 
     try:
         return asyncio.run(main())
-    except (ConfigError, JobError, SipError, RegistrarError, FileNotFoundError) as e:
+    except (ConfigError, JobError, SipError, RegistrarError, StoreError, FileNotFoundError) as e:
         typer.echo(f"voicebot: {e}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

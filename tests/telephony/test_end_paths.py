@@ -131,6 +131,14 @@ async def listening(store: Store, call_id: str) -> None:
             await asyncio.sleep(0.02)
 
 
+async def stored_calls(store: Store, count: int) -> list[dict[str, object]]:
+    """The `calls` rows, newest first, once there are `count` of them."""
+    async with asyncio.timeout(5):
+        while len(rows := await store.list_calls()) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    return rows
+
+
 async def closed_row(store: Store, call_id: str) -> dict[str, object]:
     row = await store.get_call(call_id)
     assert row is not None
@@ -252,3 +260,44 @@ async def test_a_line_on_hold_is_not_media_loss(monkeypatch: pytest.MonkeyPatch)
     assert not call.media_lost(time.monotonic())
     call.remote_media = replace(call.remote_media, direction="sendrecv")
     assert call.media_lost(time.monotonic())
+
+
+async def test_a_reused_call_id_is_a_new_call_with_its_own_row(tmp_path: Path) -> None:
+    """Issue 16 item 6: a peer reusing a SIP Call-ID ended the new call with IntegrityError."""
+    async with (
+        interviewing_bot(tmp_path, tts_seconds=0.2) as (bot, store),
+        RawCaller(bot.endpoint.port) as alice,
+    ):
+        ids = []
+        for _ in range(2):
+            alice.to, alice.cseq = "", 848
+            await alice.call()
+            await asyncio.wait_for(bot.calls.get(), 5)
+            rows = await stored_calls(store, len(ids) + 1)
+            await listening(store, str(rows[0]["id"]))  # the newest
+            alice.sip.send(alice.request("BYE"))
+            _, result = await bot.result()
+            assert result.outcome == "caller_hangup"
+            ids.append(result.call_id)
+        assert ids[0] == alice.call_id and ids[1] != ids[0] and ids[1].startswith(alice.call_id)
+        for call_id in ids:
+            row = await closed_row(store, call_id)
+            assert row["outcome"] == "caller_hangup"
+            assert [t.kind for t in await store.turns(call_id)][:1] == ["greeting"]
+
+
+async def test_a_second_invite_for_a_live_call_id_is_refused_not_taken_over(
+    tmp_path: Path,
+) -> None:
+    async with (
+        interviewing_bot(tmp_path, tts_seconds=0.2) as (bot, _store),
+        RawCaller(bot.endpoint.port) as alice,
+    ):
+        await alice.call()
+        call = await asyncio.wait_for(bot.calls.get(), 5)
+        alice.sip.send(alice.invite(empty_header=False))  # same Call-ID, new branch, no To-tag
+        statuses, _ = await alice.final("INVITE")
+        assert statuses[-1] == 482
+        assert bot.endpoint._calls[call.call_id] is call and not call.ended
+        alice.sip.send(alice.request("BYE"))
+        await bot.result()

@@ -201,8 +201,9 @@ class Interviewer:
                     job.id,
                     ctx.locale,
                 )
+        key = call.call_id  # the call's id in the store: unique even when a peer reuses one
         if self.store is not None:
-            await self.store.call_started(
+            key = await self.store.call_started(
                 call.call_id,
                 direction=str(call.direction),
                 bridge=bridge,
@@ -211,7 +212,7 @@ class Interviewer:
                 job_id=job.id,
                 candidate_id=candidate_id,
             )
-            await self.store.call_answered(call.call_id, time.time())
+            await self.store.call_answered(key, time.time())
         # prosody only where the job opts in and the law allows it (never in "eu" mode)
         tap = ProsodyTap(asr) if job.prosody and ctx.compliance != "eu" else None
         session = InterviewSession(
@@ -226,6 +227,7 @@ class Interviewer:
             transfer_target=self.cfg.dialogue.transfer_target,
             voicemail_message=_voicemail_text(self.prompts, ctx, job) if iv.leave_voicemail else "",
             record=iv.record,
+            call_id=key,
         )
         try:
             result = await session.run()
@@ -233,12 +235,21 @@ class Interviewer:
             log.exception("interview %s failed", call.call_id)
             result = session.result
             result.outcome = "failed"
+        except asyncio.CancelledError:  # a shutdown cut it: the row still closes
+            session.result.outcome = "interrupted"
+            if self.store is not None:
+                await asyncio.shield(self._record_end(key, call, session.result))
+            raise
         if self.store is not None and tap is not None:
-            await save_call_prosody(self.store, call.call_id, result.turns, tap)
+            await save_call_prosody(self.store, key, result.turns, tap)
+        await self._record_end(key, call, result)
+        return result
+
+    async def _record_end(self, key: str, call: Call, result: SessionResult) -> None:
         if self.store is not None:
             stats = call.stats
             await self.store.call_ended(
-                call.call_id,
+                key,
                 at=time.time(),
                 outcome=result.outcome,
                 stats={
@@ -248,7 +259,6 @@ class Interviewer:
                     "concealed": stats.concealed,
                 },
             )
-        return result
 
 
 def _voicemail_text(prompts: Prompts, ctx: InterviewContext, job: Job) -> str:

@@ -111,8 +111,10 @@ class InterviewSession:
         transfer_target: str = "",
         voicemail_message: str = "",
         record: bool = False,
+        call_id: str | None = None,
     ) -> None:
         self.call = call
+        self.call_id = call_id or call.call_id  # the store's id for it (see Store.call_started)
         self.policy = policy
         self.ctx = ctx
         self.asr = asr
@@ -130,7 +132,7 @@ class InterviewSession:
             speech.vad_hangover_ms,
             pause_ms=PAUSE_MS,
         )
-        self.result = SessionResult(call.call_id, "caller_hangup", None)
+        self.result = SessionResult(self.call_id, "caller_hangup", None)
         self._frame_bytes = frame_bytes(call.sample_rate)
         self._seq = 0
         self._utterances: asyncio.Queue[HeardUtterance] = asyncio.Queue()
@@ -232,7 +234,7 @@ class InterviewSession:
                 elif isinstance(action, RecordConsent):
                     self.result.consent = action.given
                     if self.store:
-                        await self.store.set_consent(self.call.call_id, action.given)
+                        await self.store.set_consent(self.call_id, action.given)
                     await self._start_recording(action.given)
                 elif isinstance(action, RecordAnswer):
                     self.result.answers[action.question_id] = action.text
@@ -587,7 +589,7 @@ class InterviewSession:
     ) -> None:
         self._seq += 1
         turn = TurnRecord(
-            self.call.call_id,
+            self.call_id,
             self._seq,
             speaker,
             kind,

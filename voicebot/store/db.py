@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
+import secrets
+import socket
+import sqlite3
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -18,10 +23,18 @@ from typing import Any
 import aiosqlite
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
     pass
+
+
+def _reason(e: BaseException) -> str:
+    """The error's own words, without its class (an OSError's without the file name)."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +50,28 @@ class TurnRecord:
     confidence: float | None = None
     latency_ms: float | None = None
     interrupted: bool = False
+
+
+def process_owner() -> str:
+    """`host:pid` of this process: what a row's `owner` says about who is running it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """The process that owned a row is gone: it ran on this host and its pid is dead, or the
+    row has no owner (written before owners were kept). Another host's rows are its own."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isascii() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def remote_hash(remote: str) -> str:
@@ -64,20 +99,42 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._db = conn
         self.path = path
+        self.owner = process_owner()
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        """Open (creating and migrating) the database, and close the calls a dead process
+        left open. Any failure is one `StoreError` naming the file, and leaves no connection
+        thread behind (it would keep the process from exiting)."""
         path = str(path)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA foreign_keys = ON")
-        if path != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-        store = cls(conn, path)
-        await store._migrate()
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"store {path}: {_reason(e)}") from e
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA foreign_keys = ON")
+            if path != ":memory:":
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+                # a read-only file opens fine and fails at the first write: find out now
+                await conn.execute("BEGIN IMMEDIATE")
+                async with conn.execute("PRAGMA user_version") as cur:
+                    row = await cur.fetchone()
+                await conn.execute(f"PRAGMA user_version = {int(row[0]) if row else 0}")
+                await conn.rollback()
+            store = cls(conn, path)
+            await store._migrate()
+            closed = await store.close_interrupted_calls(time.time())
+        except BaseException as e:
+            await conn.close()
+            if isinstance(e, (sqlite3.Error, StoreError, OSError)):
+                raise StoreError(f"store {path}: {_reason(e)}") from e
+            raise
+        if closed:
+            log.warning("store %s: %d call(s) cut by a crash closed as interrupted", path, closed)
         return store
 
     async def close(self) -> None:
@@ -125,13 +182,50 @@ class Store:
         started_at: float,
         job_id: str | None = None,
         candidate_id: str | None = None,
-    ) -> None:
-        await self._db.execute(
-            "INSERT INTO calls (id, direction, bridge, remote_hash, job_id, candidate_id, "
-            "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (call_id, direction, bridge, remote_hash(remote), job_id, candidate_id, started_at),
-        )
-        await self._db.commit()
+    ) -> str:
+        """Record a new call; returns the id it is stored under, which is `call_id` unless
+        that id is taken already (a peer reusing a SIP Call-ID or AudioSocket UUID): then a
+        fresh suffix makes it unique, and the new call goes on under that id."""
+        key = call_id
+        while True:
+            try:
+                await self._db.execute(
+                    "INSERT INTO calls (id, direction, bridge, remote_hash, job_id, "
+                    "candidate_id, started_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        direction,
+                        bridge,
+                        remote_hash(remote),
+                        job_id,
+                        candidate_id,
+                        started_at,
+                        self.owner,
+                    ),
+                )
+            except sqlite3.IntegrityError as e:
+                if "calls.id" not in str(e):
+                    raise
+                key = f"{call_id}~{secrets.token_hex(4)}"
+                continue
+            await self._db.commit()
+            return key
+
+    async def close_interrupted_calls(self, at: float) -> int:
+        """Close as `interrupted` every open call whose process is gone (a crash or a kill
+        -9 cut it); calls of live processes stay open. Returns how many were closed."""
+        async with self._db.execute("SELECT id, owner FROM calls WHERE ended_at IS NULL") as cur:
+            rows = await cur.fetchall()
+        cut = [row["id"] for row in rows if owner_gone(row["owner"])]
+        for call_id in cut:
+            await self._db.execute(
+                "UPDATE calls SET ended_at = ?, outcome = 'interrupted' "
+                "WHERE id = ? AND ended_at IS NULL",
+                (at, call_id),
+            )
+        if cut:
+            await self._db.commit()
+        return len(cut)
 
     async def call_answered(self, call_id: str, at: float) -> None:
         await self._db.execute("UPDATE calls SET answered_at = ? WHERE id = ?", (at, call_id))

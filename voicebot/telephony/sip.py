@@ -649,6 +649,9 @@ class SipEndpoint:
                 del self._server_tx[key]
 
     def _on_invite(self, req: SipMessage, addr: tuple[str, int]) -> None:
+        if req.call_id in self._calls:  # a new transaction for a live call's id: merged
+            self._reply(req, addr, 482, "Loop Detected")  # (RFC 3261 8.2.2.2), not a takeover
+            return
         if len(self._calls) >= self.cfg.max_calls or self.on_incoming is None:
             self._reply(req, addr, 486, "Busy Here")
             return
