@@ -508,6 +508,12 @@ async def test_malformed_sip_is_dropped_counted_and_the_call_goes_on() -> None:
             "sip_missing_header": 1,
             "sip_not_utf8": 1,
         }
+        # every broken request that still says where an answer goes is refused with a 400
+        refusals = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                refusals.append((await alice.sip.receive(0.3)).status)
+        assert refusals == [400] * 5
 
         alice.sip.send(alice.request("OPTIONS"))
         statuses, _ = await alice.final("OPTIONS")

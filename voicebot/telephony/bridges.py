@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar, TypeVar
@@ -36,6 +37,38 @@ _C = TypeVar("_C")
 
 INBOUND_QUEUE_FRAMES = 50  # 1 s if the consumer stalls; the oldest frames are dropped
 OUTBOUND_QUEUE_FRAMES = 5  # 100 ms: little to flush on barge-in
+
+
+class RateLimitedLog:
+    """At most one warning per source (an address) per `period` seconds: hostile input must
+    not turn into a flood of log lines. What was held back is counted in the next one."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        period: float = 60.0,
+        *,
+        max_sources: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger, self.period, self.max_sources, self.clock = logger, period, max_sources, clock
+        self._seen: dict[str, tuple[float, int]] = {}  # source -> (last logged, held back)
+
+    def warning(self, source: str, msg: str, *args: object) -> bool:
+        """Log `msg % args` for `source` unless it had one within the period; True if logged."""
+        now = self.clock()
+        last, held = self._seen.get(source, (None, 0))
+        if last is not None and now - last < self.period:
+            self._seen[source] = (last, held + 1)
+            return False
+        if held:
+            msg, args = f"{msg} (and %d more like it from there)", (*args, held)
+        self._seen.pop(source, None)
+        if len(self._seen) >= self.max_sources:  # forget the longest-quiet source
+            del self._seen[next(iter(self._seen))]
+        self._seen[source] = (now, 0)
+        self.logger.warning(msg, *args)
+        return True
 
 
 async def until_none(queue: asyncio.Queue[_T | None]) -> AsyncIterator[_T]:

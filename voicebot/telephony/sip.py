@@ -40,11 +40,12 @@ from voicebot.telephony.base import (
     Ringing,
 )
 from voicebot.telephony.base import CallFailed as BaseCallFailed
-from voicebot.telephony.bridges import CallQueues, run_incoming
+from voicebot.telephony.bridges import CallQueues, RateLimitedLog, run_incoming
 from voicebot.telephony.sipmsg import (
     MediaDescription,
     SipMessage,
     SipParseError,
+    bad_request,
     build_sdp,
     digest_authorization,
     header_param,
@@ -417,6 +418,7 @@ class SipEndpoint:
         self._pending: dict[tuple[str, str], asyncio.Queue[SipMessage]] = {}
         self._server_tx: dict[tuple[str, str], tuple[SipMessage | None, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._warn = RateLimitedLog(log)  # one line per source a minute, however hostile
         self._tasks: set[asyncio.Task[None]] = set()
         self._byes: set[asyncio.Future[None]] = set()  # BYE transactions still in flight
         self._register_task: asyncio.Task[None] | None = None
@@ -500,9 +502,12 @@ class SipEndpoint:
         try:
             msg = parse_message(data)
         except SipParseError as e:
-            if e.reason != "keepalive":
-                self.stats.drop(f"sip_{e.reason}")
-                log.debug("dropped malformed SIP from %s: %s", addr[0], e)
+            if e.reason == "keepalive":
+                return
+            self.stats.drop(f"sip_{e.reason}")
+            self._warn.warning(addr[0], "malformed SIP from %s: %s", addr[0], e)
+            if (refusal := bad_request(data)) is not None and self._transport is not None:
+                self._transport.sendto(refusal, addr)
             return
         try:
             if msg.is_request:
@@ -511,12 +516,19 @@ class SipEndpoint:
                 self._on_response(msg)
         except SipParseError as e:
             self.stats.drop(f"sip_{e.reason}")
+            self._warn.warning(addr[0], "malformed SIP from %s: %s", addr[0], e)
             if msg.is_request and msg.method != "ACK":
                 with contextlib.suppress(SipParseError):
                     self._send(response_for(msg, 400, "Bad Request"), addr)
-        except Exception:
+        except Exception as e:  # a bug, not the peer's fault: one line, the details at debug
             self.stats.drop("sip_handler_error")
-            log.exception("error handling SIP %s", msg.method or msg.status)
+            self._warn.warning(
+                addr[0], "error handling SIP %s from %s: %r", msg.method or msg.status, addr[0], e
+            )
+            log.debug("SIP handler error", exc_info=True)
+            if msg.is_request and msg.method != "ACK":
+                with contextlib.suppress(Exception):
+                    self._send(response_for(msg, 500, "Server Internal Error"), addr)
 
     def _on_response(self, msg: SipMessage) -> None:
         queue = self._pending.get((msg.branch, msg.cseq[1]))
@@ -573,9 +585,11 @@ class SipEndpoint:
             return
         if method == "ACK":
             call = self._calls.get(req.call_id)
-            if call is not None:
+            if call is not None and not call._ack_event.is_set():
                 call.confirmed = True
                 call._ack_event.set()
+                if call.direction == Direction.INBOUND and call.remote_media is None:
+                    self._on_late_answer(call, req)
             return
         self._gc_server_tx()
         if method == "INVITE":
@@ -717,6 +731,22 @@ class SipEndpoint:
         if not call._ack_event.is_set() and not call.ended:
             log.warning("no ACK for call %s (timer H); ending it", call.call_id)
             await self._hangup(call, HangupCause.FAILED, detail="no ACK")
+
+    def _on_late_answer(self, call: SipCall, ack: SipMessage) -> None:
+        """An INVITE without SDP got our offer in the 200; its ACK carries the answer (RFC
+        3264). Without a usable one there can be no media: the call ends."""
+        try:
+            if not ack.body:
+                raise SipParseError("bad_sdp", "no SDP answer in the ACK")
+            call.apply_remote_sdp(parse_sdp(ack.body), offer=False)
+        except (SipParseError, SipError) as e:
+            self.stats.drop("sip_late_offer_unanswered")
+            log.warning(
+                "call %s: late offer not answered in the ACK (%s); ending it", call.call_id, e
+            )
+            self._spawn(self._hangup(call, HangupCause.FAILED, detail="no SDP answer"))
+            return
+        log.info("call %s: media from the ACK's answer (late offer)", call.call_id)
 
     def _answer_response(self, call: SipCall, req: SipMessage) -> SipMessage:
         ok = response_for(req, 200, "OK", to_tag=call.local_tag)

@@ -8,7 +8,9 @@ expanded, empty headers (baresip's bare `Supported:`) are kept as empty values.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -65,6 +67,8 @@ _CANONICAL = {
 }
 _MULTI_SPLIT = {"Via", "Record-Route", "Route", "Contact", "Supported", "Allow", "Require"}
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
+MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5
 _URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
 
 
@@ -72,6 +76,18 @@ class SipParseError(ValueError):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+def number(text: str, reason: str, *, top: int) -> int:
+    """A decimal number of at most 10 ASCII digits and at most `top`, else `SipParseError`.
+
+    Not `str.isdigit()` + `int()`: isdigit() accepts '²' (which int() refuses) and int()
+    accepts '٣' and refuses more than 4300 digits; a peer's number is ASCII or it is garbage.
+    """
+    value = text.strip()
+    if not _ASCII_DIGITS.fullmatch(value) or int(value) > top:
+        raise SipParseError(reason, value[:40])
+    return int(value)
 
 
 def canonical(name: str) -> str:
@@ -151,9 +167,9 @@ class SipMessage:
     @property
     def cseq(self) -> tuple[int, str]:
         raw = self.require("CSeq").split()
-        if len(raw) != 2 or not raw[0].isdigit():
-            raise SipParseError("bad_cseq", self.require("CSeq"))
-        return int(raw[0]), raw[1].upper()
+        if len(raw) != 2 or not _TOKEN.match(raw[1]):
+            raise SipParseError("bad_cseq", self.require("CSeq")[:40])
+        return number(raw[0], "bad_cseq", top=MAX_CSEQ), raw[1].upper()
 
     @property
     def top_via(self) -> str:
@@ -203,7 +219,7 @@ def parse_message(data: bytes) -> SipMessage:
     msg = SipMessage()
     parts = first.split(" ", 2)
     if first.startswith("SIP/2.0 "):
-        if len(parts) < 2 or not parts[1].isdigit() or not 100 <= int(parts[1]) <= 699:
+        if len(parts) < 2 or not re.fullmatch(r"[1-6][0-9]{2}", parts[1]):
             raise SipParseError("bad_status_line", first[:80])
         msg.status, msg.reason = int(parts[1]), parts[2] if len(parts) > 2 else ""
     else:
@@ -236,14 +252,36 @@ def parse_message(data: bytes) -> SipMessage:
         raise SipParseError("cseq_mismatch", f"{cseq_method} != {msg.method}")
     length = msg.get("Content-Length")
     if length is not None and length.strip():
-        if not length.strip().isdigit():
-            raise SipParseError("bad_content_length", length)
-        n = int(length)
+        n = number(length, "bad_content_length", top=2**31)
         if n > len(body):
             raise SipParseError("truncated_body", f"{len(body)} of {n}")
         body = body[:n]
     msg.body = body
     return msg
+
+
+_REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) \S+ SIP/2\.0\r?$")
+_ECHOED = {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"}
+
+
+def bad_request(data: bytes) -> bytes | None:
+    """A 400 for a request `parse_message` refused, with whatever Via, From, To, Call-ID and
+    CSeq it had, copied as they were: the sender learns it was refused instead of
+    retransmitting into silence. None for a response, an ACK (never answered) or a datagram
+    too broken to say where an answer would go (no Via). Never longer than the request."""
+    head = data[:MAX_MESSAGE].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines = head.decode("utf-8", "replace").split("\n")
+    first = _REQUEST_LINE.match(lines[0])
+    if first is None or first.group(1).upper() == "ACK":
+        return None
+    echoed = [
+        line.rstrip("\r") for line in lines[1:] if line.partition(":")[0].strip().lower() in _ECHOED
+    ]
+    if not any(line.partition(":")[0].strip().lower() in ("via", "v") for line in echoed):
+        return None
+    return (
+        "\r\n".join(["SIP/2.0 400 Bad Request", *echoed, "Content-Length: 0"]) + "\r\n\r\n"
+    ).encode()
 
 
 def q850_cause(msg: SipMessage) -> int | None:
@@ -310,17 +348,18 @@ class SipUri:
 
 def parse_uri(uri: str) -> SipUri:
     m = re.match(
-        r"^sips?:(?:([^@;]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>]+)(?::(\d+))?([^?>]*)", uri.strip()
+        r"^sips?:(?:([^@;]+)@)?(\[[0-9a-fA-F:.]+\]|[^:;?>]+)(?::([^;?>]*))?([^?>]*)", uri.strip()
     )
     if not m:
         raise SipParseError("bad_uri", uri[:80])
     user, host, port, rest = m.groups()
+    port_number = number(port, "bad_uri", top=65535) if port else None
     params = {}
     for p in rest.split(";")[1:]:
         k, _, v = p.partition("=")
         params[k.lower()] = v
     user_part = (user or "").split(":")[0]  # drop a password in the userinfo
-    return SipUri(user_part, host.strip("[]"), int(port) if port else None, params)
+    return SipUri(user_part, host.strip("[]"), port_number, params)
 
 
 def via_address(via: str) -> tuple[str, int]:
@@ -330,9 +369,10 @@ def via_address(via: str) -> tuple[str, int]:
         raise SipParseError("bad_via", via[:80])
     if sent_by.startswith("["):
         host, _, port = sent_by[1:].partition("]")
-        return host, int(port.lstrip(":") or 5060)
-    host, _, port = sent_by.partition(":")
-    return host, int(port or 5060)
+        port = port.lstrip(":")
+    else:
+        host, _, port = sent_by.partition(":")
+    return host, number(port, "bad_via", top=65535) if port else 5060
 
 
 def new_tag() -> str:
@@ -473,19 +513,17 @@ def parse_sdp(body: bytes) -> MediaDescription:
             parts = value.split()
             in_audio = len(parts) >= 4 and parts[0] == "audio"
             if in_audio:
-                if not parts[1].isdigit() or not all(p.isdigit() for p in parts[3:]):
-                    raise SipParseError("bad_sdp", f"m={value}")
-                media = MediaDescription(
-                    session_host, int(parts[1]), [int(p) for p in parts[3:]], {}, session_dir
-                )
+                port = _sdp_number(parts[1], "port", 65535, f"m={value}")
+                if port == 0:
+                    raise SipParseError("bad_sdp", "the audio stream is declined (port 0)")
+                pts = [_sdp_number(p, "payload type", 127, f"m={value}") for p in parts[3:]]
+                media = MediaDescription(session_host, port, pts, {}, session_dir)
         elif kind == "c":
-            parts = value.split()
-            if len(parts) >= 3:
-                host = parts[2].split("/")[0]
-                if media is not None and in_audio:
-                    media.host = host
-                elif media is None:
-                    session_host = host
+            host = _connection_address(value)
+            if media is not None and in_audio:
+                media.host = host
+            elif media is None:
+                session_host = host
         elif kind == "a":
             attr, _, arg = value.partition(":")
             if attr in ("sendrecv", "sendonly", "recvonly", "inactive"):
@@ -495,15 +533,42 @@ def parse_sdp(body: bytes) -> MediaDescription:
                     session_dir = attr
             elif media is not None and in_audio and attr == "rtpmap":
                 pt, _, enc = arg.partition(" ")
-                if pt.isdigit():
-                    media.rtpmap[int(pt)] = enc.strip()
-            elif media is not None and in_audio and attr == "ptime" and arg.strip().isdigit():
-                media.ptime = int(arg)
+                media.rtpmap[_sdp_number(pt, "payload type", 127, f"a={value}")] = enc.strip()
+            elif media is not None and in_audio and attr == "ptime":
+                with contextlib.suppress(SipParseError):  # only a hint: a bad one is ignored
+                    media.ptime = number(arg, "bad_sdp", top=1000) or None
     if media is None:
         raise SipParseError("bad_sdp", "no audio stream")
     if not media.host:
         raise SipParseError("bad_sdp", "no connection address")
+    if ipaddress.ip_address(media.host).is_unspecified:  # RFC 2543 hold: send it nothing
+        media.direction = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(
+            media.direction, media.direction
+        )
     return media
+
+
+def _sdp_number(text: str, what: str, top: int, line: str) -> int:
+    try:
+        return number(text, "bad_sdp", top=top)
+    except SipParseError:
+        raise SipParseError("bad_sdp", f"{line[:60]}: bad {what} {text[:20]!r}") from None
+
+
+def _connection_address(value: str) -> str:
+    """The unicast address of a `c=IN IP4|IP6 <address>` line, in the family it names; a
+    host name is refused (resolving it would block the event loop), as is any other family."""
+    parts = value.split()
+    if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+        raise SipParseError("bad_sdp", f"c={value[:60]}")
+    text = parts[2].split("/")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise SipParseError("bad_sdp", f"c={value[:60]}: not an IP address") from None
+    if (address.version == 4) != (parts[1] == "IP4"):
+        raise SipParseError("bad_sdp", f"c={value[:60]}: not an {parts[1]} address")
+    return str(address)
 
 
 def build_sdp(
