@@ -97,3 +97,10 @@ def test_the_scorer_counts_the_months_of_pay() -> None:
     assert money_per_year(parse_money("税前月薪2万，14薪")) == 280_000
     assert money_per_year(parse_money("月薪2万")) == 240_000
     assert money_per_year(parse_money("90k"), "year") == 90_000
+
+
+def test_the_report_reads_a_salary_in_the_jobs_language() -> None:
+    from voicebot.scoring.values import parse_value
+
+    assert parse_value("money", "15K", locale="zh")["period"] == "month"
+    assert parse_value("money", "15K", locale="en")["period"] is None

@@ -165,7 +165,7 @@ def score_interview(
     chinese = job.locale.startswith("zh")
 
     structured = {
-        q.id: parse_value(q.expects, " ".join(answers[q.id]), q.choices)
+        q.id: parse_value(q.expects, " ".join(answers[q.id]), q.choices, locale=job.locale)
         for q in job.all_questions
         if q.expects and q.id in answers
     }

@@ -67,12 +67,15 @@ def parse_choice(text: str, choices: tuple[str, ...]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def parse_value(expects: str, text: str, choices: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The typed value of a structured answer as report JSON (`value` None = not understood)."""
+def parse_value(
+    expects: str, text: str, choices: tuple[str, ...] = (), *, locale: str | None = None
+) -> dict[str, Any]:
+    """The typed value of a structured answer as report JSON (`value` None = not understood);
+    `locale` (the job's) reads a salary the way the call did ("15K" in Chinese: per month)."""
     out: dict[str, Any]
     match expects:
         case "money":
-            money = parse_money(text)
+            money = parse_money(text, locale=locale)
             out = money.to_dict() if money else {"type": "money", "amount": None}
         case "duration":
             duration = parse_duration(text)
