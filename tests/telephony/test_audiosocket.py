@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import uuid
 from collections.abc import AsyncIterator
@@ -38,7 +39,8 @@ class Bot:
 
     def __init__(self) -> None:
         self.calls: asyncio.Queue[AudioSocketCall] = asyncio.Queue()
-        self.server = AudioSocketServer("127.0.0.1", 0, self._take)
+        # the test's Asterisk connects from loopback: its fresh UUIDs are inbound calls
+        self.server = AudioSocketServer("127.0.0.1", 0, self._take, trusted={"127.0.0.1"})
         self.done: dict[str, asyncio.Event] = {}
 
     async def _take(self, call: AudioSocketCall) -> None:
@@ -213,4 +215,58 @@ async def test_16khz_socket_is_answered_at_16khz(bot: Bot) -> None:
     await call.drained()
     assert len(peer.received[-1][1]) == 640  # 20 ms at 16 kHz
     assert abs(dominant_hz(peer.audio(), rate=16000) - 400) < 20
+    bot.release(call)
+
+
+# who may connect (issue 16 item 5) ---------------------------------------------------------
+
+
+async def test_an_unknown_uuid_from_an_untrusted_address_is_refused() -> None:
+    server = AudioSocketServer("127.0.0.1", 0, Bot()._take)  # trusts no address
+    await server.start()
+    try:
+        loop = asyncio.get_running_loop()
+        expected = Expected(connected=loop.create_future())
+        key = server.expect(expected)
+        stranger = AudioSocketPeer("127.0.0.1", server.port)  # a UUID nobody issued
+        await stranger.connect()
+        await asyncio.wait_for(stranger.closed.wait(), 5)
+        assert server.refused == {"unknown_uuid": 1} and not server.calls
+        invited = AudioSocketPeer("127.0.0.1", server.port, call_uuid=key)
+        await invited.connect()
+        call = await asyncio.wait_for(expected.connected, 5)  # the issued one is taken
+        await call.hangup()
+    finally:
+        await server.stop()
+
+
+async def test_calls_beyond_max_calls_are_refused() -> None:
+    bot = Bot()
+    bot.server = AudioSocketServer("127.0.0.1", 0, bot._take, max_calls=2, trusted={"127.0.0.1"})
+    await bot.server.start()
+    try:
+        first, a = await connect(bot)
+        second, b = await connect(bot)
+        third = AudioSocketPeer("127.0.0.1", bot.server.port)
+        await third.connect()
+        await asyncio.wait_for(third.closed.wait(), 5)
+        assert bot.server.refused == {"max_calls": 1}
+        assert set(bot.server.calls) == {first.uuid, second.uuid}
+        for call in (a, b):
+            bot.release(call)
+    finally:
+        await bot.server.stop()
+
+
+async def test_a_flood_of_unknown_frames_logs_one_warning(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    peer, call = await connect(bot)
+    with caplog.at_level(logging.WARNING, logger="voicebot.telephony.audiosocket"):
+        for _ in range(46):
+            await peer.send_raw(encode_frame(0x42, b"xyz"))
+        async with asyncio.timeout(5):
+            while call.stats.dropped.get("unknown_kind") != 46:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    assert len([r for r in caplog.records if "ignored frame kind" in r.getMessage()]) == 1
     bot.release(call)

@@ -117,9 +117,14 @@ class AgiBridge:
     def __init__(self, cfg: AgiConfig, on_incoming: IncomingHandler | None = None) -> None:
         self.cfg = cfg
         self.on_incoming = on_incoming
+        # a dialplan straight to AudioSocket(${UUID()}) is taken from the PBX's address only
         self.audiosocket = AudioSocketServer(
-            cfg.audiosocket_host, cfg.audiosocket_port, on_incoming
-        )  # type: ignore[arg-type]
+            cfg.audiosocket_host,
+            cfg.audiosocket_port,
+            on_incoming,  # type: ignore[arg-type]
+            max_calls=getattr(cfg, "max_calls", 32),
+            trusted={cfg.ami_host},
+        )
         self.logged_in = asyncio.Event()
         self.agi_port = cfg.agi_port
         self.agi_garbage = 0  # FastAGI connections dropped for a bad environment
@@ -134,6 +139,9 @@ class AgiBridge:
         return self.cfg.audiosocket_public or f"{self.audiosocket.host}:{self.audiosocket.port}"
 
     async def start(self) -> None:
+        with contextlib.suppress(OSError):  # the PBX by name: its addresses are trusted too
+            infos = await asyncio.get_running_loop().getaddrinfo(self.cfg.ami_host, None)
+            self.audiosocket.trusted |= {str(info[4][0]) for info in infos}
         await self.audiosocket.start()
         self._agi_server = await asyncio.start_server(
             self._agi_connection, self.cfg.agi_host, self.cfg.agi_port, limit=AGI_HEADER_LIMIT

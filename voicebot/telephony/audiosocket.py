@@ -5,6 +5,10 @@ Asterisk sends the call's UUID first, then 20 ms slin frames; it closes the sock
 0x00 frame when the caller hangs up, and drops it after 2 s without traffic from us, so the
 paced media loop sends silence whenever the bot is quiet. A malformed frame ends only its own
 connection, logged; the server and the other calls go on.
+
+Only a UUID voicebot issued (AMI originate, FastAGI hand-over) starts a call, or, for a
+dialplan that goes straight to AudioSocket with `${UUID()}`, any UUID from a `trusted` address
+(the PBX); everyone else who reaches the port is refused, and so is a call beyond `max_calls`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import contextlib
 import logging
 import struct
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from voicebot.telephony.base import Answered, Direction, Dtmf, HangupCause
-from voicebot.telephony.bridges import StreamCall, WireFormat, run_incoming
+from voicebot.telephony.bridges import RateLimitedLog, StreamCall, WireFormat, run_incoming
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,11 @@ class AudioSocketCall(StreamCall):
         self._partial = data[whole:]
 
 
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+
+
 IncomingCallHandler = Callable[[AudioSocketCall], Awaitable[None]]
 
 
@@ -128,11 +137,19 @@ class AudioSocketServer:
         host: str = "127.0.0.1",
         port: int = 9092,
         on_incoming: IncomingCallHandler | None = None,
+        *,
+        max_calls: int = 32,
+        trusted: Collection[str] = (),
     ) -> None:
         self.host, self.port = host, port
         self.on_incoming = on_incoming
+        self.max_calls = max_calls
+        self.trusted = set(trusted)  # addresses whose unknown UUIDs are inbound calls
         self.calls: dict[str, AudioSocketCall] = {}
         self.malformed = 0  # connections ended by a framing error
+        self.refused: dict[str, int] = {}  # connections refused, by reason
+        self._connecting = 0  # connections that have not said their UUID yet
+        self._warn = RateLimitedLog(log)
         self._expected: dict[str, Expected] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -166,13 +183,24 @@ class AudioSocketServer:
         assert task is not None
         self._tasks.add(task)
         call: AudioSocketCall | None = None
+        peer = _peer_host(writer)
         try:
-            call = await self._open(reader, writer)
+            if self._connecting + len(self.calls) >= 2 * self.max_calls:
+                self._refuse(peer, "too_many_connections")
+                return
+            self._connecting += 1
+            try:
+                call = await self._open(reader, writer, peer)
+            finally:
+                self._connecting -= 1
             if call is not None:
                 await self._read_loop(call, reader)
         except AudioSocketError as e:
             self.malformed += 1
-            log.warning("AudioSocket %s: %s; connection closed", call.call_id if call else "?", e)
+            self._warn.warning(
+                peer, "AudioSocket %s from %s: %s; connection closed",
+                call.call_id if call else "?", peer, e,
+            )  # fmt: skip
             if call is not None:
                 call.finish(HangupCause.FAILED, by_remote=True, detail=str(e))
         except (ConnectionError, OSError) as e:
@@ -187,8 +215,12 @@ class AudioSocketServer:
             if call is not None:
                 self.calls.pop(call.call_id, None)
 
+    def _refuse(self, peer: str, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        self._warn.warning(peer, "AudioSocket connection from %s refused: %s", peer, reason)
+
     async def _open(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> AudioSocketCall | None:
         try:
             async with asyncio.timeout(5.0):
@@ -201,6 +233,15 @@ class AudioSocketServer:
         if kind != KIND_UUID or len(payload) != 16:
             raise AudioSocketError(f"expected the call UUID first, got kind {kind:#x}")
         call_id = str(uuid.UUID(bytes=payload))
+        if call_id in self.calls:
+            self._refuse(peer, "uuid_in_use")
+            return None
+        if call_id not in self._expected and peer not in self.trusted:
+            self._refuse(peer, "unknown_uuid")
+            return None
+        if len(self.calls) >= self.max_calls:
+            self._refuse(peer, "max_calls")
+            return None
         expected = self._expected.pop(call_id, None)
         call = AudioSocketCall(call_id, expected or Expected(remote="audiosocket"), writer)
         self.calls[call_id] = call
@@ -239,4 +280,6 @@ class AudioSocketServer:
                 call.finish(HangupCause.FAILED, by_remote=True, detail=f"error frame {code:#x}")
             else:
                 call.stats.drop("unknown_kind" if kind not in KNOWN_KINDS else "bad_frame")
-                log.warning("AudioSocket %s: ignored frame kind %#x", call.call_id, kind)
+                self._warn.warning(
+                    call.call_id, "AudioSocket %s: ignored frame kind %#x", call.call_id, kind
+                )

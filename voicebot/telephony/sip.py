@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import socket
@@ -53,6 +54,7 @@ from voicebot.telephony.sipmsg import (
     new_branch,
     new_call_id,
     new_tag,
+    number,
     parse_message,
     parse_sdp,
     parse_uri,
@@ -67,6 +69,8 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 SIP_RATE_PER_S = 200.0  # per source address; beyond it messages are dropped as a flood
 RTP_RATE_PER_S = 150.0  # 3x the 50 packets/s a 20 ms stream needs
 MEDIA_TIMEOUT_S = 30.0  # no RTP from a peer that should be sending: the line is gone
+SSRC_SWITCH_S = 0.2  # a new SSRC replaces the latched one only once that one fell silent
+MAX_UNCONFIRMED_PER_SOURCE = 8  # answered, un-ACKed INVITEs one address may hold at a time
 
 
 class SipError(RuntimeError):
@@ -93,6 +97,17 @@ def _failure_cause(response: SipMessage) -> HangupCause:
     if status in (603, 403):
         return HangupCause.REJECTED
     return HangupCause.FAILED
+
+
+def same_address(a: tuple[str, int] | tuple[str, int, int, int], b: tuple[str, int]) -> bool:
+    """Whether a datagram's source is the negotiated address (IPv6 tuples carry flow and
+    scope; hosts compare as addresses, not as strings)."""
+    if a[1] != b[1]:
+        return False
+    try:
+        return ipaddress.ip_address(a[0]) == ipaddress.ip_address(b[0])
+    except ValueError:
+        return a[0] == b[0]
 
 
 class TokenBucket:
@@ -182,6 +197,8 @@ class SipCall(CallQueues):
         self._dtmf_done = asyncio.Event()
         self._last_media = time.monotonic()  # the peer's last RTP (or the media's start)
         self._media_timed_out = False
+        self._ssrc: int | None = None  # the peer's stream, latched at its first packet
+        self._ssrc_seen = 0.0
 
     # Call protocol (frames, send, events... are CallQueues) --------------------------
 
@@ -255,6 +272,8 @@ class SipCall(CallQueues):
             self.codec = chosen
         self.remote_dtmf_pt = media.pt_for("telephone-event")
         self.remote_media = media
+        if self.rtp_remote != (media.host, media.port):
+            self._ssrc = None  # a new peer address: its stream is latched afresh
         self.rtp_remote = (media.host, media.port)
         self._last_media = time.monotonic()  # a new stream (or off hold): its clock restarts
 
@@ -322,10 +341,19 @@ class SipCall(CallQueues):
             self.stats.drop(e.reason)
             return
         self.stats.packets_in += 1
-        if self.codec is None:
+        if self.codec is None or self.rtp_remote is None:
             self.stats.drop("before_answer")
             return
-        self._last_media = time.monotonic()
+        if not same_address(addr, self.rtp_remote):
+            self.stats.drop("foreign_source")
+            return
+        now = time.monotonic()
+        if pkt.ssrc != self._ssrc:
+            if self._ssrc is not None and now - self._ssrc_seen < SSRC_SWITCH_S:
+                self.stats.drop("foreign_ssrc")  # interleaved with the live stream: forged
+                return
+            self._ssrc = pkt.ssrc  # the first stream, or one that replaced a silent one
+        self._ssrc_seen = self._last_media = now
         if pkt.payload_type == self.codec.pt:
             if len(pkt.payload) != FRAME_SAMPLES:
                 self.stats.drop("bad_length")
@@ -577,7 +605,7 @@ class SipEndpoint:
 
     def _on_request(self, req: SipMessage, addr: tuple[str, int]) -> None:
         method = req.method
-        key = (req.branch, method)
+        key = _server_key(req)
         if method not in ("ACK",) and key in self._server_tx:
             last, _ = self._server_tx[key]
             if last is not None:
@@ -614,7 +642,7 @@ class SipEndpoint:
             )
             if call is not None and not call.answered_at and call.invite is not None:
                 final = response_for(call.invite, 487, "Request Terminated", to_tag=call.local_tag)
-                self._server_tx[(call.invite.branch, "INVITE")] = (final, time.monotonic())
+                self._server_tx[_server_key(call.invite)] = (final, time.monotonic())
                 self._send(final, call.signal_addr or addr)
                 call._finish(HangupCause.CANCELLED, by_remote=True, detail="CANCEL")
         elif method == "OPTIONS":
@@ -651,7 +679,7 @@ class SipEndpoint:
 
     def _send_response(self, req: SipMessage, resp: SipMessage, addr: tuple[str, int]) -> None:
         resp.add("Server", self.cfg.user_agent)
-        self._server_tx[(req.branch, req.method)] = (resp, time.monotonic())
+        self._server_tx[_server_key(req)] = (resp, time.monotonic())
         self._send(resp, addr)
 
     def _gc_server_tx(self) -> None:
@@ -667,6 +695,16 @@ class SipEndpoint:
             self._reply(req, addr, 482, "Loop Detected")  # (RFC 3261 8.2.2.2), not a takeover
             return
         if len(self._calls) >= self.cfg.max_calls or self.on_incoming is None:
+            self._reply(req, addr, 486, "Busy Here")
+            return
+        unconfirmed = sum(
+            1
+            for c in self._calls.values()
+            if not c.confirmed and c.signal_addr is not None and c.signal_addr[0] == addr[0]
+        )
+        if unconfirmed >= MAX_UNCONFIRMED_PER_SOURCE:  # INVITEs that never ACK: a slot attack
+            self.stats.drop("sip_unconfirmed_invites")
+            self._warn.warning(addr[0], "%s: too many un-ACKed INVITEs; refused", addr[0])
             self._reply(req, addr, 486, "Busy Here")
             return
         try:
@@ -689,6 +727,7 @@ class SipEndpoint:
         call.remote_target = header_uri(req.get("Contact") or req.require("From"))
         call.route_set = req.get_all("Record-Route")  # UAS keeps the order as received
         call.remote_cseq = req.cseq[0]
+        self._next_hop(call.route_set, call.remote_target)  # a BYE must be able to get there
         if media is not None:
             try:
                 call.apply_remote_sdp(media, offer=True)
@@ -775,6 +814,7 @@ class SipEndpoint:
                 self._reply(req, addr, 488, "Not Acceptable Here", to_tag=call.local_tag)
                 return
         if contact := req.get("Contact"):
+            parse_uri(header_uri(contact))  # unreachable: 400, and the old target stays
             call.remote_target = header_uri(contact)
         call.sdp_version += 1
         ok = response_for(req, 200, "OK", to_tag=call.local_tag)
@@ -1087,7 +1127,11 @@ class SipEndpoint:
                 )
             call._finish(HangupCause.CANCELLED, by_remote=False)
             return
-        bye, addr = self._in_dialog(call, "BYE")
+        try:
+            bye, addr = self._in_dialog(call, "BYE")
+        except SipParseError as e:  # a target that cannot be reached: end it all the same
+            call._finish(cause, by_remote=False, detail=f"{detail}, no BYE ({e})")
+            return
         call._finish(cause, by_remote=False, detail=detail)
         task = asyncio.ensure_future(self._bye(bye, addr, call.call_id))
         self._byes.add(task)
@@ -1106,14 +1150,22 @@ class SipEndpoint:
         task.add_done_callback(self._tasks.discard)
 
 
+def _server_key(req: SipMessage) -> tuple[str, str]:
+    """The server transaction a request belongs to: its RFC 3261 branch, or, for a branch
+    without the magic cookie (or none), the RFC 2543 identity of the request, so that
+    branchless requests are not all taken as retransmissions of the first (17.2.3)."""
+    branch = req.branch
+    if branch.startswith("z9hG4bK") and len(branch) > 7:
+        return branch, req.method
+    legacy = "|".join((req.top_via, req.call_id, str(req.cseq[0]), req.from_tag(), req.uri))
+    return legacy, req.method
+
+
 def _granted_expiry(resp: SipMessage, contact: str, asked: int) -> int:
     ours = header_uri(contact)
-    for c in resp.get_all("Contact"):
-        if header_uri(c) == ours:
-            value = header_param(c, "expires")
-            if value and value.isdigit():
-                return int(value)
-    value = resp.get("Expires")
-    if value and value.strip().isdigit():
-        return int(value)
+    values = [header_param(c, "expires") for c in resp.get_all("Contact") if header_uri(c) == ours]
+    for value in [*values, resp.get("Expires")]:
+        with contextlib.suppress(SipParseError):
+            if value:
+                return number(value, "bad_expires", top=2**32)
     return asked
