@@ -38,6 +38,9 @@ class SipConfig:
     rtp_port_max: int = 20999
     max_calls: int = 32
     user_agent: str = "voicebot/0.1"
+    # addresses INVITEs are taken from besides the registrar's; with no registrar and no list,
+    # from anyone (a bot on a private network behind its PBX)
+    allow_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

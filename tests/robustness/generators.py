@@ -143,7 +143,7 @@ def _truncate(rng: random.Random, data: bytes) -> bytes:
 
 def _flip_bytes(rng: random.Random, data: bytes) -> bytes:
     out = bytearray(data)
-    for _ in range(rng.randint(1, 8)):
+    for _ in range(rng.randint(1, 8) if out else 0):
         out[rng.randrange(len(out))] = rng.randrange(256)
     return bytes(out)
 
@@ -199,11 +199,11 @@ def mutate_sdp(rng: random.Random, body: bytes = SDP_SEED) -> bytes:
     m = next((i for i, line in enumerate(lines) if line.startswith(b"m=")), None)
     c = next((i for i, line in enumerate(lines) if line.startswith(b"c=")), None)
     number = rng.choice(HOSTILE_NUMBERS).encode()
-    if choice == 0 and m is not None:  # the port
+    if choice == 0 and m is not None and len(lines[m].split(b" ")) > 1:  # the port
         parts = lines[m].split(b" ")
         parts[1] = number
         lines[m] = b" ".join(parts)
-    elif choice == 1 and m is not None:  # a payload type
+    elif choice == 1 and m is not None and len(lines[m].split(b" ")) > 3:  # a payload type
         parts = lines[m].split(b" ")
         parts[rng.randrange(3, len(parts))] = number
         lines[m] = b" ".join(parts)

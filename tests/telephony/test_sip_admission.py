@@ -5,6 +5,9 @@ negotiated peer address and to its SSRC, so injected packets never replace the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,9 +15,11 @@ import pytest
 from tests.telephony.test_ari import until
 from tests.telephony.test_sip_calls import (
     HOST,
+    Answering,
     FrameTap,
     RawCaller,
     RtpSocket,
+    bot_config,
     frame_rms,
     pcmu_packet,
     running_bot,
@@ -22,6 +27,7 @@ from tests.telephony.test_sip_calls import (
 )
 from voicebot.media.frames import FRAME_BYTES
 from voicebot.telephony import sip
+from voicebot.telephony.sip import SipEndpoint
 
 pytestmark = pytest.mark.timeout(45)
 LOUD = (12000 * np.ones(FRAME_BYTES // 2)).astype("<i2").tobytes()  # not the tone: a square
@@ -110,3 +116,30 @@ def test_the_host_of_an_address_tuple_is_compared_canonically() -> None:
     assert sip.same_address(("127.0.0.1", 4000), (HOST, 4000))
     assert sip.same_address(("::1", 4000, 0, 0), ("0:0::1", 4000))
     assert not sip.same_address(("127.0.0.1", 4001), (HOST, 4000))
+
+
+@contextlib.asynccontextmanager
+async def registered_bot(**overrides: object) -> AsyncIterator[SipEndpoint]:
+    """A bot whose registrar (an unroutable TEST-NET address) is the only trusted PBX."""
+    cfg = replace(bot_config(), registrar="192.0.2.1:5060", **overrides)  # type: ignore[arg-type]
+    endpoint = SipEndpoint(cfg, Answering())
+    await endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        await asyncio.wait_for(endpoint.stop(), 10)
+
+
+async def test_with_a_registrar_invites_come_only_from_it_or_the_allow_list() -> None:
+    """A bot registered at a PBX takes calls from that PBX (and `sip.allow_from`), not from
+    whoever finds its port."""
+    async with registered_bot() as bot, RawCaller(bot.port) as stranger:
+        stranger.sip.send(stranger.invite(empty_header=False))
+        _, final = await stranger.final("INVITE")
+        assert final.status == 403
+        assert bot.active_calls == 0
+        assert bot.stats.dropped.get("sip_untrusted_source") == 1
+    async with registered_bot(allow_from=(HOST,)) as bot, RawCaller(bot.port) as listed:
+        assert (await listed.call())[-1] == 200
+        listed.sip.send(listed.request("BYE"))
+        assert (await listed.final("BYE"))[0] == [200]

@@ -447,6 +447,7 @@ class SipEndpoint:
         self._server_tx: dict[tuple[str, str], tuple[SipMessage | None, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._warn = RateLimitedLog(log)  # one line per source a minute, however hostile
+        self._trusted: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._byes: set[asyncio.Future[None]] = set()  # BYE transactions still in flight
         self._register_task: asyncio.Task[None] | None = None
@@ -476,8 +477,37 @@ class SipEndpoint:
         self._transport = transport  # type: ignore[assignment]
         self.port = transport.get_extra_info("sockname")[1]
         log.info("SIP listening on %s:%d", self.cfg.listen_host, self.port)
+        await self._resolve_trusted()
         if self.cfg.registrar:
             self._register_task = asyncio.create_task(self._register_loop())
+
+    async def _resolve_trusted(self) -> None:
+        """The addresses INVITEs may come from: the registrar's and `sip.allow_from` (by
+        name or address); none configured = anyone."""
+        names = list(self.cfg.allow_from)
+        if (proxy := self._outbound_proxy()) is not None:
+            names.append(proxy[0])
+        loop = asyncio.get_running_loop()
+        for name in names:
+            try:
+                self._trusted.add(ipaddress.ip_address(name.strip("[]")))
+                continue
+            except ValueError:
+                pass
+            try:
+                infos = await loop.getaddrinfo(name, None, type=socket.SOCK_DGRAM)
+            except OSError as e:
+                log.warning("sip: cannot resolve %s to trust its INVITEs: %s", name, e)
+                continue
+            self._trusted |= {ipaddress.ip_address(str(info[4][0])) for info in infos}
+
+    def trusts(self, host: str) -> bool:
+        if not self._trusted:
+            return True
+        try:
+            return ipaddress.ip_address(host) in self._trusted
+        except ValueError:
+            return False
 
     async def stop(self) -> None:
         for call in list(self._calls.values()):
@@ -691,6 +721,13 @@ class SipEndpoint:
                 del self._server_tx[key]
 
     def _on_invite(self, req: SipMessage, addr: tuple[str, int]) -> None:
+        if not self.trusts(addr[0]):  # not the PBX: nobody's call to take
+            self.stats.drop("sip_untrusted_source")
+            self._warn.warning(
+                addr[0], "INVITE from %s refused: not the registrar/allow_from", addr[0]
+            )
+            self._reply(req, addr, 403, "Forbidden")
+            return
         if req.call_id in self._calls:  # a new transaction for a live call's id: merged
             self._reply(req, addr, 482, "Loop Detected")  # (RFC 3261 8.2.2.2), not a takeover
             return
