@@ -197,3 +197,15 @@ async def test_an_english_filler_is_no_consent_either(
     await policy.start(context("interview-en"))
     actions = await policy.on_utterance(Utterance(text))
     assert consent_outcome(actions) == "ask_again"
+
+
+async def test_a_filler_when_asked_for_a_call_back_time_asks_again(
+    builtin_engine: BuiltinEngine,
+) -> None:
+    policy = builtin_engine.policy(clock=lambda: NOW)
+    await reply_to_consent(policy, "我在开车，现在不方便")
+    (ask,) = await policy.on_utterance(Utterance("嗯……"))
+    assert ask.kind == "callback" and ask.listen
+    actions = await policy.on_utterance(Utterance("明天上午十点吧"))
+    (callback,) = [a for a in actions if isinstance(a, RecordCallback)]
+    assert callback.when == "2026-05-02T10:00:00+08:00"

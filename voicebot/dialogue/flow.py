@@ -266,11 +266,16 @@ class _Run:
         if not is_filler(self.turn.text):
             self.handle_answer()  # the NLU heard a filler in what is an answer: "嗯，两万左右"
             return
-        if self.state["awaiting"] == "callback_time" or self.state["stage"] == "consent":
-            self.unclear()
+        if self.state["stage"] == "consent" and self.state["awaiting"] != "callback_time":
+            self.unclear()  # consent asked again; a second unclear reply counts as no
             return
         self.state["unclear"] += 1
-        if self.state["unclear"] > int(self.meta.get("max_reprompts", 2)):
+        if self.state["awaiting"] == "callback_time":
+            if self.state["unclear"] > int(self.meta.get("max_reprompts", 2)):
+                self.record_callback()  # no time said: the dialer picks its next window
+            else:
+                self.emit(self.say_msg("callback_ask", kind="callback", listen=True))
+        elif self.state["unclear"] > int(self.meta.get("max_reprompts", 2)):
             self.end("goodbye_unclear", "unclear")
         elif self.state["unclear"] == 1:
             q = self.question
