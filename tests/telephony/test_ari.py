@@ -263,3 +263,29 @@ async def test_ten_concurrent_calls_each_get_paced_audio(
     print(f"\nARI externalMedia x10: send jitter p99 {np.percentile(jitter, 99):.2f} ms")
     for _, call in pairs:
         handler.end(call)
+
+
+async def test_rtp_from_anyone_but_asterisks_media_leg_is_dropped(
+    asterisk: AriServer, ari: AriBridge, handler: Handler
+) -> None:
+    """Issue 16 item 5: injected packets must not replace the caller's audio."""
+    from tests.telephony.test_sip_calls import pcmu_packet
+
+    ch, call = await answered_call(asterisk, handler)
+    leg = asterisk.media_leg(ch)
+    leg.source = tone(700, 2.0)
+    await until(lambda: call.stats.packets_in > 5)
+    loop = asyncio.get_running_loop()
+    intruder, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        for seq in range(20):
+            intruder.sendto(pcmu_packet(seq, bytes(320)), ("127.0.0.1", call.rtp_port))
+        await until(lambda: call.stats.dropped.get("foreign_source") == 20)
+    finally:
+        intruder.close()
+    heard = await read_pcm(call, 1.0)
+    assert abs(dominant_hz(heard) - 700) < 20  # still the caller
+    await asterisk.caller_hangup(ch)
+    handler.end(call)

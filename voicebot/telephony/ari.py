@@ -48,7 +48,13 @@ from voicebot.telephony.base import (
     Ringing,
     cause_from_q850,
 )
-from voicebot.telephony.bridges import Backoff, StreamCall, WireFormat, run_incoming
+from voicebot.telephony.bridges import (
+    Backoff,
+    StreamCall,
+    WireFormat,
+    run_incoming,
+    same_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +174,9 @@ class AriCall(StreamCall):
             return
         if self._rtp_remote is None:
             self._rtp_remote = addr  # symmetric RTP: answer where Asterisk sends from
+        elif not same_address(addr, self._rtp_remote):
+            self.stats.drop("foreign_source")  # not Asterisk's media leg: injected
+            return
         if len(pkt.payload) != self._decoder.payload_bytes:
             self.stats.drop("bad_length")
             return

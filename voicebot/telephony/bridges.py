@@ -9,6 +9,7 @@ PCM16 frames to and from what the PBX carries (μ-law, slin 8 kHz, slin 16 kHz).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections import deque
@@ -37,6 +38,17 @@ _C = TypeVar("_C")
 
 INBOUND_QUEUE_FRAMES = 50  # 1 s if the consumer stalls; the oldest frames are dropped
 OUTBOUND_QUEUE_FRAMES = 5  # 100 ms: little to flush on barge-in
+
+
+def same_address(a: tuple[str, int] | tuple[str, int, int, int], b: tuple[str, int]) -> bool:
+    """Whether a datagram's source is the negotiated address (IPv6 tuples carry flow and
+    scope; hosts compare as addresses, not as strings)."""
+    if a[1] != b[1]:
+        return False
+    try:
+        return ipaddress.ip_address(a[0]) == ipaddress.ip_address(b[0])
+    except ValueError:
+        return a[0] == b[0]
 
 
 class RateLimitedLog:

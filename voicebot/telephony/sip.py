@@ -41,7 +41,7 @@ from voicebot.telephony.base import (
     Ringing,
 )
 from voicebot.telephony.base import CallFailed as BaseCallFailed
-from voicebot.telephony.bridges import CallQueues, RateLimitedLog, run_incoming
+from voicebot.telephony.bridges import CallQueues, RateLimitedLog, run_incoming, same_address
 from voicebot.telephony.sipmsg import (
     MediaDescription,
     SipMessage,
@@ -97,17 +97,6 @@ def _failure_cause(response: SipMessage) -> HangupCause:
     if status in (603, 403):
         return HangupCause.REJECTED
     return HangupCause.FAILED
-
-
-def same_address(a: tuple[str, int] | tuple[str, int, int, int], b: tuple[str, int]) -> bool:
-    """Whether a datagram's source is the negotiated address (IPv6 tuples carry flow and
-    scope; hosts compare as addresses, not as strings)."""
-    if a[1] != b[1]:
-        return False
-    try:
-        return ipaddress.ip_address(a[0]) == ipaddress.ip_address(b[0])
-    except ValueError:
-        return a[0] == b[0]
 
 
 class TokenBucket:
