@@ -35,7 +35,7 @@ from voicebot.telephony.base import Call, Direction
 from voicebot.telephony.sipmsg import MediaDescription, SipParseError, parse_message, parse_sdp
 
 MARKER = "FUZZCALLID"
-_REQUEST_LINE = re.compile(rb"^([A-Za-z0-9.!%*_+`'~-]+) \S+ SIP/2\.0\r?$")
+_REQUEST_LINE = re.compile(rb"^([A-Za-z0-9.!%*_+`'~-]+) [^ \r\n]+ SIP/2\.0\r?$")
 
 
 @dataclass

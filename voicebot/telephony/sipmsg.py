@@ -260,7 +260,8 @@ def parse_message(data: bytes) -> SipMessage:
     return msg
 
 
-_REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) \S+ SIP/2\.0\r?$")
+# the URI is anything but a space: str's \S would refuse control bytes such as \x1f
+_REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) [^ \r\n]+ SIP/2\.0\r?$")
 _ECHOED = {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"}
 
 
