@@ -581,6 +581,33 @@ _GENERIC = {
 }
 
 
+# units of a figure: "0.4 percent" earlier does not make "improved by 45 percent" about it
+_MEASURES = {
+    "percent",
+    "per",
+    "cent",
+    "dollar",
+    "pound",
+    "euro",
+    "money",
+    "hour",
+    "minute",
+    "day",
+    "week",
+    "month",
+    "year",
+    "time",
+    "times",
+    "百分",
+    "分之",
+    "块钱",
+    "万块",
+}
+_PERSON_SUBJECT = re.compile(
+    r"\W*(and |so |then )?(he|she|they|the (customer|client|caller|man|woman))\b"
+)
+
+
 def _content(text: str) -> set[str]:
     if _CJK.search(text):
         chars = _CJK.findall(text)
@@ -676,7 +703,15 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         (_ANCHOR_ZH if chinese else _ANCHOR_EN).search(said if chinese else said.lower())
     )
     past = sum(c.past for c in story if c.agent != "none" or c.sentence == 0)
-    habit_share = sum(c.habit for c in clauses) / max(1, len(clauses))
+    # over what was said in sentences: a keyword list stuck on does not dilute "usually…"
+    sentences = [c for c in clauses if not c.listy]
+    habit_share = sum(c.habit for c in sentences) / max(1, len(sentences))
+    first_own = min((clauses.index(c) for c in own), default=len(clauses))
+    told = [
+        c
+        for i, c in enumerate(clauses)
+        if not c.listy and not (i > first_own and c.agent == "none")
+    ]
     # a concrete detail where the candidate sets the scene or acts, not a figure tacked on
     scene = " ".join(c.text for c in clauses if c.agent in ("i", "we") or c.sentence == 0)
     specific = bool((_SPECIFIC_ZH if chinese else _SPECIFIC_EN).search(scene.lower()))
@@ -707,7 +742,9 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
 
     # relevance: the whole answer, and each clause, against the competency and everything else
     # what the answer is about: what was said, without keyword lists stuck on
-    spoken = (" " if not chinese else "").join(c.text for c in clauses if not c.listy)
+    # the situation and what people did; a result with nobody acting ("it improved things by
+    # 45 percent") after the candidate's first action says nothing about the topic
+    spoken = (" " if not chinese else "").join(c.text for c in told)
     others = any(c.agent in ("we", "other") for c in clauses if not c.listy) or bool(
         _OTHERS_SAID.search(spoken.lower())
     )
@@ -725,12 +762,23 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
                 partly.append(c)
 
     # level-5 features, shown only inside the candidate's own story
-    first_own = min((clauses.index(c) for c in own), default=len(clauses))
     usable = [
         c for i, c in enumerate(clauses) if i >= first_own and not c.listy and c.agent != "other"
     ]
     shown: dict[str, str | None] = {}
     used: set[tuple[str, str]] = set()  # a clause shows one feature per kind of evidence
+    # a result nobody acts in must be about this story (rule 6): it names something the
+    # story is about, or a person in it; "it improved things by 45 percent" names nothing
+    said_words = [(c, _content(c.text)) for c in clauses if not c.listy]
+
+    def linked(c: Clause) -> bool:
+        if c.agent != "none":
+            return True
+        mine = _content(c.text) - _GENERIC - _MEASURES
+        if any(mine & words for d, words in said_words if d is not c):
+            return True
+        return bool(_PERSON_SUBJECT.match(c.text.lower()))
+
     for fi, f in enumerate(rub.features):
         hit = None
         for c in usable:
@@ -741,7 +789,9 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
                 (
                     k
                     for k in rub.kinds[fi]
-                    if (c.text, k) not in used and cues.BY_NAME[k].shows.search(low)
+                    if (c.text, k) not in used
+                    and cues.BY_NAME[k].shows.search(low)
+                    and (k != "outcome" or linked(c))
                 ),
                 None,
             )
