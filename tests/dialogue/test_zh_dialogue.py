@@ -209,3 +209,34 @@ async def test_a_filler_when_asked_for_a_call_back_time_asks_again(
     actions = await policy.on_utterance(Utterance("明天上午十点吧"))
     (callback,) = [a for a in actions if isinstance(a, RecordCallback)]
     assert callback.when == "2026-05-02T10:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "嗯，就是上次数据库挂了，我先看了监控，发现连接池满了，然后我把超时调短，服务就恢复了",
+        "数据库挂了，我切到了备库",
+        "上次服务器挂了，我重启了",
+        "The database went down and I had to say goodbye to the old setup, so I moved us to "
+        "managed backups and we have not lost data since",
+    ],
+)
+async def test_an_answer_that_mentions_hanging_up_is_an_answer(
+    builtin_engine: BuiltinEngine, text: str
+) -> None:
+    """挂了 is "went down" as well as "hang up": a story is recorded, the call goes on."""
+    policy = builtin_engine.policy(clock=lambda: NOW)
+    await reply_to_consent(policy, "可以")
+    actions = await policy.on_utterance(Utterance(text, 0.9))
+    assert any(isinstance(a, RecordAnswer) for a in actions), actions
+    assert not any(isinstance(a, Say) and a.kind == "goodbye" for a in actions), actions
+
+
+@pytest.mark.parametrize("text", ["我先挂了，再见", "不好意思我要挂了", "OK bye", "goodbye"])
+async def test_a_real_goodbye_mid_interview_still_ends_the_call(
+    builtin_engine: BuiltinEngine, text: str
+) -> None:
+    policy = builtin_engine.policy(clock=lambda: NOW)
+    await reply_to_consent(policy, "可以")
+    actions = await policy.on_utterance(Utterance(text, 0.9))
+    assert any(isinstance(a, Say) and a.kind == "goodbye" for a in actions), actions

@@ -230,6 +230,9 @@ class _Run:
             self.out.append({"consent": False})
             self.end("goodbye_no_consent", "no_consent")
             return
+        if self.state["stage"] == "questions" and not says_goodbye(self.turn.text):
+            self.handle_answer()  # "数据库挂了，我切到了备库": the database went down, a story
+            return
         self.end("goodbye_early", "ended_early")
 
     def silence(self) -> None:
@@ -438,6 +441,23 @@ _FILLERS = re.compile(
     r"(?<![a-z])(?:u+m+|u+h+|e+r+m*|h+m+|m+|a+h+|o+h+|well|like|let me think|let me see)"
     r"(?![a-z])"
 )
+
+
+_GOODBYE = re.compile(
+    r"再见|拜拜|挂了吧|挂吧|(?:我|先|要|得)挂了|挂电话|不聊了|不说了|没时间了|"
+    r"(?<![a-z])(?:bye|goodbye|hang up|hanging up|got to go|gotta go|have to go|must go)"
+    r"(?![a-z])"
+)
+
+
+def says_goodbye(text: str) -> bool:
+    """A leave-taking, not a story that contains 挂了 ("went down"): a goodbye phrase, or a
+    reply too short to be an answer."""
+    low = text.lower()
+    if _GOODBYE.search(low):
+        return True
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", low))
+    return cjk + len(re.findall(r"[a-z']+", low)) <= 5
 
 
 def is_filler(text: str) -> bool:
