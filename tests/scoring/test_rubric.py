@@ -102,6 +102,29 @@ def test_counter_evidence_is_one_and_weak_behaviour_two(backend_job: Job) -> Non
     assert level(backend_job, "problem_solving", escalated) == 2
 
 
+def test_a_claimed_result_that_names_nothing_is_no_result(backend_job: Job) -> None:
+    """Rule 6: "it improved things by 45 percent" follows from nothing the candidate did."""
+    three = "Last week the API was slow. I looked at the logs, found a slow query, added an index."
+    claimed = three + " It improved things by 45 percent and saved 20,000 dollars."
+    measured = three + " The page loaded in half a second instead of four."
+    assert level(backend_job, "problem_solving", claimed) == 3
+    assert level(backend_job, "problem_solving", measured) == 4
+
+
+def test_their_problem_is_blame_only_when_it_pushes_the_problem_away(backend_job: Job) -> None:
+    asked = (
+        "Last spring our signup page lost half its visitors. I phoned five of them and asked "
+        "about their problem, found the form rejected addresses with an apostrophe, and fixed "
+        "the check."
+    )
+    pushed = (
+        "Last spring our signup page lost half its visitors. I looked and saw the form came from "
+        "the design team, so I told my manager that was their problem and did nothing."
+    )
+    assert level(backend_job, "problem_solving", asked) >= 3
+    assert level(backend_job, "problem_solving", pushed) == 1
+
+
 def test_four_needs_two_level5_features_and_five_all(backend_job: Job) -> None:
     three = "Last week the API was slow. I looked at the logs, found a slow query, added an index."
     assert level(backend_job, "problem_solving", three) == 3
