@@ -131,7 +131,7 @@ def _expect_only(report: FuzzReport, allowed: type[Exception], fn: object, arg: 
 
 
 def deserves_response(data: bytes, marker: bytes) -> bool:
-    """A request (not an ACK) with a Via, whose Call-ID is still the one this input carries:
+    """A request (not an ACK) whose top Via branch and Call-ID are still this input's own:
     the sender can be told it was refused, and the answer can be matched to it."""
     first, _, rest = data.partition(b"\n")
     m = _REQUEST_LINE.match(first)
@@ -139,7 +139,10 @@ def deserves_response(data: bytes, marker: bytes) -> bool:
         return False
     head = rest.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     lines = [line.strip() for line in head.split(b"\n")]
-    has_via = any(line.lower().startswith((b"via:", b"v:")) for line in lines)
+    # the branch must still be this input's own: two inputs with one branch are, rightly, one
+    # transaction and its retransmission (the second gets the first's response)
+    vias = [line for line in lines if line.lower().startswith((b"via:", b"v:"))]
+    has_via = bool(vias) and b"z9hG4bK" + marker in vias[0]
     call_ids = [line.partition(b":")[2].strip() for line in lines
                 if line.lower().startswith((b"call-id:", b"i:"))]  # fmt: skip
     return has_via and call_ids == [marker]

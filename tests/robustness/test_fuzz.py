@@ -49,7 +49,7 @@ async def test_every_audiosocket_connection_is_ended() -> None:
 
 
 def test_what_deserves_a_response() -> None:
-    good = b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: m1\r\n\r\n"
+    good = b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKm1\r\nCall-ID: m1\r\n\r\n"
     assert deserves_response(good, b"m1")
     assert not deserves_response(good.replace(b"OPTIONS", b"ACK", 1), b"m1")
     assert not deserves_response(good.replace(b"Via", b"Xia"), b"m1")

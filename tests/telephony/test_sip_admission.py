@@ -28,6 +28,7 @@ from tests.telephony.test_sip_calls import (
 from voicebot.media.frames import FRAME_BYTES
 from voicebot.telephony import sip
 from voicebot.telephony.sip import SipEndpoint
+from voicebot.telephony.sipmsg import SipMessage
 
 pytestmark = pytest.mark.timeout(45)
 LOUD = (12000 * np.ones(FRAME_BYTES // 2)).astype("<i2").tobytes()  # not the tone: a square
@@ -143,3 +144,14 @@ async def test_with_a_registrar_invites_come_only_from_it_or_the_allow_list() ->
         assert (await listed.call())[-1] == 200
         listed.sip.send(listed.request("BYE"))
         assert (await listed.final("BYE"))[0] == [200]
+
+
+def test_remembered_server_transactions_are_bounded_and_forgotten_oldest_first() -> None:
+    """A flood of distinct requests once made every request scan every remembered one."""
+    endpoint = SipEndpoint(bot_config(), None)
+    response = SipMessage(status=200, reason="OK")
+    for i in range(sip.MAX_SERVER_TX + 500):
+        endpoint._remember((f"z9hG4bK{i}", "OPTIONS"), response)
+    endpoint._gc_server_tx()
+    assert len(endpoint._server_tx) == sip.MAX_SERVER_TX
+    assert next(iter(endpoint._server_tx)) == ("z9hG4bK500", "OPTIONS")

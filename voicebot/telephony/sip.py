@@ -70,6 +70,7 @@ SIP_RATE_PER_S = 200.0  # per source address; beyond it messages are dropped as 
 RTP_RATE_PER_S = 150.0  # 3x the 50 packets/s a 20 ms stream needs
 MEDIA_TIMEOUT_S = 30.0  # no RTP from a peer that should be sending: the line is gone
 SSRC_SWITCH_S = 0.2  # a new SSRC replaces the latched one only once that one fell silent
+MAX_SERVER_TX = 20000  # server transactions remembered for retransmissions, at most
 MAX_UNCONFIRMED_PER_SOURCE = 8  # answered, un-ACKed INVITEs one address may hold at a time
 
 
@@ -661,7 +662,7 @@ class SipEndpoint:
             )
             if call is not None and not call.answered_at and call.invite is not None:
                 final = response_for(call.invite, 487, "Request Terminated", to_tag=call.local_tag)
-                self._server_tx[_server_key(call.invite)] = (final, time.monotonic())
+                self._remember(_server_key(call.invite), final)
                 self._send(final, call.signal_addr or addr)
                 call._finish(HangupCause.CANCELLED, by_remote=True, detail="CANCEL")
         elif method == "OPTIONS":
@@ -698,16 +699,24 @@ class SipEndpoint:
 
     def _send_response(self, req: SipMessage, resp: SipMessage, addr: tuple[str, int]) -> None:
         resp.add("Server", self.cfg.user_agent)
-        self._server_tx[_server_key(req)] = (resp, time.monotonic())
+        self._remember(_server_key(req), resp)
         self._send(resp, addr)
 
+    def _remember(self, key: tuple[str, str], resp: SipMessage) -> None:
+        """Keep a transaction's last response; the dict stays in time order (oldest first)."""
+        self._server_tx.pop(key, None)
+        self._server_tx[key] = (resp, time.monotonic())
+
     def _gc_server_tx(self) -> None:
-        if len(self._server_tx) < 512:
-            return
+        """Forget transactions older than 64*T1, oldest first, stopping at the first young one:
+        O(expired) per request, not O(all), whatever a flood leaves behind; never more than
+        `MAX_SERVER_TX` remembered."""
         cutoff = time.monotonic() - T_TIMEOUT
-        for key, (_, at) in list(self._server_tx.items()):
-            if at < cutoff:
-                del self._server_tx[key]
+        while self._server_tx:
+            key, (_, at) = next(iter(self._server_tx.items()))
+            if at >= cutoff and len(self._server_tx) <= MAX_SERVER_TX:
+                break
+            del self._server_tx[key]
 
     def _on_invite(self, req: SipMessage, addr: tuple[str, int]) -> None:
         if not self.trusts(addr[0]):  # not the PBX: nobody's call to take
