@@ -198,16 +198,31 @@ def shorter(text: str) -> str:
     )
 
 
+_NOT_PAST = {"hundred", "need", "speed", "indeed", "bed", "red", "seed", "shed", "feed"}
+_LL_DROPPED = ("cancelled", "travelled", "labelled", "modelled", "levelled", "signalled")
+
+
 def non_native(text: str) -> str:
-    """Dropped articles and past-tense endings, as many second-language speakers talk."""
+    """Dropped articles and past-tense endings, as many second-language speakers talk: the
+    base form of each regular past (stopped → stop, added → add, worried → worry, scared →
+    scare), never a clipped non-word."""
     out = re.sub(r"\b(the|a|an) ", "", text)
 
     def base(m: re.Match[str]) -> str:
         w = m.group(0)
-        if w[-3] == w[-4] and w[-3] not in "ls":
-            return w[:-3]  # stopped → stop
-        if w[-3] in "cgsvzu" or w.endswith(("eed", "ated", "ized", "ised")):
-            return w[:-1]  # changed → change, agreed → agree
+        low = w.lower()
+        if low in _NOT_PAST or low.endswith("eed"):
+            return w
+        if low.endswith("ied"):
+            return w[:-3] + "y"  # worried → worry
+        if low in _LL_DROPPED or (low[-3] == low[-4] and low[-3] in "bgmnprt"):
+            return w[:-3]  # stopped → stop, cancelled → cancel
+        if low.endswith(("ssed", "lled", "dded", "ered", "ened")):
+            return w[:-2]  # missed → miss, called → call, added → add, answered → answer
+        if low[-3] in "cgsvzu" or low.endswith(
+            ("ated", "ized", "ised", "ared", "ored", "ured", "dled", "tled", "kled", "bled")
+        ):
+            return w[:-1]  # changed → change, scared → scare, handled → handle
         return w[:-2]  # looked → look
 
     return re.sub(r"\b\w{3,}ed\b", base, out)
