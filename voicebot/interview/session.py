@@ -57,6 +57,30 @@ _CONTINUATIONS = frozenset(
     "and but so or because um uh er the a an to of that with my i if then like".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# a Mandarin answer trailing off on these has more to come: 然后… 因为… 就是…
+_CONTINUATIONS_ZH = (
+    "然后", "还有", "就是", "因为", "所以", "而且", "但是", "可是", "不过", "那个", "这个", "如果",
+    "的话", "比如", "嗯", "呃", "额", "和", "跟", "或者", "还是", "以及", "首先", "其次",
+)  # fmt: skip
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def reads_finished(text: str) -> bool:
+    """Whether a partial transcript already reads as a finished answer: English needs its
+    final stop and no dangling "and"/"um"; Mandarin (often unpunctuated by the recognizer)
+    must not end on a comma or a connective such as 然后 / 因为 / 就是."""
+    text = text.strip()
+    if not text or text.endswith(("...", "…")):
+        return False
+    if _CJK.search(text):
+        if text[-1] in "，,、：:；;":
+            return False
+        body = text.rstrip("。？！?!. ")
+        return bool(body) and not body.endswith(_CONTINUATIONS_ZH)
+    if text[-1] not in ".?!":
+        return False
+    words = text.rstrip(".?!").split()
+    return bool(words) and words[-1].lower() not in _CONTINUATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,13 +538,7 @@ class InterviewSession:
         if frames * FRAME_MS / 1000 > self._early_end_max_s:
             return False
         early = recognizer.early_result()
-        if early is None:
-            return False
-        text = early.text.strip()
-        if not text or text.endswith("...") or text[-1] not in ".?!":
-            return False
-        last = text.rstrip(".?!").split()[-1].lower() if text.rstrip(".?!").split() else ""
-        return last not in _CONTINUATIONS
+        return early is not None and reads_finished(early.text)
 
     def _spawn_end(
         self,
