@@ -133,12 +133,13 @@ def _expect_only(report: FuzzReport, allowed: type[Exception], fn: object, arg: 
 def deserves_response(data: bytes, marker: bytes) -> bool:
     """A request (not an ACK) whose top Via branch and Call-ID are still this input's own:
     the sender can be told it was refused, and the answer can be matched to it."""
-    first, _, rest = data.partition(b"\n")
+    first = data.partition(b"\n")[0]
     m = _REQUEST_LINE.match(first)
     if m is None or m.group(1).upper() == b"ACK" or len(data) > 65535:
         return False
-    head = rest.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    lines = [line.strip() for line in head.split(b"\n")]
+    # framed as the bot frames it: the first blank line (CRLF or bare LF) ends the headers
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines = [line.strip() for line in head.split(b"\n")[1:]]
     # the branch must still be this input's own: two inputs with one branch are, rightly, one
     # transaction and its retransmission (the second gets the first's response)
     vias = [line for line in lines if line.lower().startswith((b"via:", b"v:"))]
@@ -186,6 +187,7 @@ async def fuzz_sip_endpoint(n: int, seed: int, *, wait_s: float = 0.5) -> FuzzRe
         )
         try:
             seeds = sip_seeds(endpoint.port, MARKER)
+            silent = 0  # deserving requests unanswered in a row: the endpoint may be dead
             for i, data in enumerate(sip_inputs(rng, seeds, n)):
                 marker = f"fuzz{seed}x{i}".encode()
                 data = data.replace(MARKER.encode(), marker)
@@ -198,8 +200,12 @@ async def fuzz_sip_endpoint(n: int, seed: int, *, wait_s: float = 0.5) -> FuzzRe
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(event.wait(), wait_s)
                     report.answered += event.is_set()
+                    silent = 0 if event.is_set() else silent + 1
                     if not event.is_set() and len(report.examples) < 5:
                         report.examples.append(f"unanswered: {data[:200]!r}")
+                    if silent >= 50:
+                        report.examples.append(f"stopped at input {i}: 50 unanswered in a row")
+                        break
                 else:
                     await asyncio.sleep(0)
                 receiver.responses.pop(marker, None)

@@ -209,3 +209,32 @@ async def test_a_late_offer_whose_ack_has_no_answer_is_hung_up() -> None:
         await alice.answer_bye()
         assert call.ended
         assert bot.active_calls == 0
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "<sip:alice@nowhere.invalid:5062>",
+        "<sip:alice@[::1]:5062>",
+        "<sip:alice@127.0.\x000.1:5062>",  # sendto: ValueError, which asyncio takes as fatal
+        "<sip:alice@\u6c49\u5b57.example:5062>",  # a name IDNA cannot encode
+    ],
+)
+async def test_an_unsendable_contact_does_not_close_the_sip_socket(contact: str) -> None:
+    """A BYE to a name that does not resolve, or to an IPv6 peer from an IPv4 socket, once
+    raised inside asyncio's sendto, which then closed the endpoint's only socket."""
+    async with running_bot() as (bot, answering), RawCaller(bot.port) as alice:
+        invite = alice.invite(empty_header=False)
+        invite = swap(
+            invite, f"Contact: <sip:alice@{HOST}:{alice.sip.port}>", f"Contact: {contact}"
+        )
+        alice.sip.send(invite)
+        _, ok = await alice.final("INVITE")
+        alice.to = ok.header("To") or ""
+        alice.sip.send(alice.request("ACK", cseq=alice.cseq))
+        call = await answering.next()
+        await call.hangup()  # the BYE goes to the Contact
+        await asyncio.sleep(0.5)
+        alice.sip.send(alice.request("OPTIONS"))
+        statuses, _ = await alice.final("OPTIONS")
+        assert statuses == [200]

@@ -438,6 +438,7 @@ class SipEndpoint:
         self._buckets: dict[str, TokenBucket] = {}
         self._warn = RateLimitedLog(log)  # one line per source a minute, however hostile
         self._trusted: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+        self._family = socket.AF_INET
         self._tasks: set[asyncio.Task[None]] = set()
         self._byes: set[asyncio.Future[None]] = set()  # BYE transactions still in flight
         self._register_task: asyncio.Task[None] | None = None
@@ -459,6 +460,7 @@ class SipEndpoint:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.cfg.listen_host else socket.AF_INET
+        self._family = family
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _SipProtocol(self),
             local_addr=(self.cfg.listen_host, self.cfg.listen_port),
@@ -531,8 +533,37 @@ class SipEndpoint:
     # transport -----------------------------------------------------------------------------
 
     def _send(self, msg: SipMessage, addr: tuple[str, int]) -> None:
-        if self._transport is not None:
-            self._transport.sendto(msg.encode(), addr)
+        """Send to an IP address of the socket's family; a name is resolved off the loop.
+
+        asyncio closes a datagram transport on any non-OSError from sendto (a NUL or an
+        unencodable name in a peer's Contact), and that is the endpoint's only socket."""
+        if self._transport is None:
+            return
+        data = msg.encode()
+        try:
+            ip = ipaddress.ip_address(addr[0])
+        except ValueError:
+            self._spawn(self._send_to_name(data, addr[0], addr[1]))
+            return
+        if (ip.version == 6) != (self._family == socket.AF_INET6) or not 0 < addr[1] <= 65535:
+            self.stats.drop("sip_unsendable")
+            return
+        self._transport.sendto(data, (str(ip), addr[1]))
+
+    async def _send_to_name(self, data: bytes, host: str, port: int) -> None:
+        try:
+            infos = await asyncio.wait_for(
+                asyncio.get_running_loop().getaddrinfo(
+                    host, port, family=self._family, type=socket.SOCK_DGRAM
+                ),
+                5,
+            )
+        except (OSError, UnicodeError, ValueError, TimeoutError) as e:
+            self.stats.drop("sip_unresolvable")
+            self._warn.warning(host[:64], "SIP: cannot send to %r: %s", host[:64], e)
+            return
+        if self._transport is not None and infos:
+            self._transport.sendto(data, infos[0][4][:2])
 
     def _outbound_proxy(self) -> tuple[str, int] | None:
         if not self.cfg.registrar:
