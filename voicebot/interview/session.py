@@ -171,6 +171,7 @@ class InterviewSession:
         self._ending = False  # the session itself is hanging up (or handing the call over)
         self._hangover_s = speech.vad_hangover_ms / 1000
         self._early_end_s = speech.early_end_ms / 1000
+        self._story_questions = {q.id for q in ctx.plan.questions if q.kind == "behavioral"}
         self._early_end_max_s = speech.early_end_max_s
         self._asked_text = ""  # the question's words: the recognizer decodes in their light
         self._asr_context = speech.asr_context
@@ -522,18 +523,23 @@ class InterviewSession:
             held.append(frame)
             pause_frames += 1
             silent_s = PAUSE_REPORTED_S + pause_frames * FRAME_MS / 1000
-            if self._early_end_ok(recognizer, silent_s, speech_frames):
+            if self._early_end_ok(recognizer, silent_s, speech_frames, prompt[1]):
                 self.vad.reset()
                 self._spawn_end(recognizer, started_at, now - silent_s, barged, prompt)
                 held, pause_frames = [], 0
 
-    def _early_end_ok(self, recognizer: Recognizer, silent_s: float, frames: int) -> bool:
+    def _early_end_ok(
+        self, recognizer: Recognizer, silent_s: float, frames: int, question_id: str | None
+    ) -> bool:
         """A short answer that already reads as a finished sentence need not wait the hangover.
 
-        Long answers (stories) and answers trailing off on "and", "um"… keep the full hangover:
-        candidates pause to think.
+        Stories (answers to behavioural questions and their follow-ups, whose first sentence
+        reads finished too), long answers and answers trailing off on "and", "um", 然后…
+        keep the full hangover: candidates pause between sentences and to think.
         """
         if self._early_end_s <= 0 or silent_s < self._early_end_s:
+            return False
+        if question_id in self._story_questions:
             return False
         if frames * FRAME_MS / 1000 > self._early_end_max_s:
             return False
