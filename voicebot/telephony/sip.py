@@ -69,7 +69,9 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 SIP_RATE_PER_S = 200.0  # per source address; beyond it messages are dropped as a flood
 RTP_RATE_PER_S = 150.0  # 3x the 50 packets/s a 20 ms stream needs
 MEDIA_TIMEOUT_S = 30.0  # no RTP from a peer that should be sending: the line is gone
-SSRC_SWITCH_S = 0.2  # a new SSRC replaces the latched one only once that one fell silent
+# a new SSRC replaces the latched one after this many packets in a row with none of the old
+# one between (Asterisk going native switches at once; a forged stream interleaves)
+SSRC_SWITCH_PACKETS = 4
 MAX_SERVER_TX = 20000  # server transactions remembered for retransmissions, at most
 MAX_UNCONFIRMED_PER_SOURCE = 8  # answered, un-ACKed INVITEs one address may hold at a time
 
@@ -188,7 +190,7 @@ class SipCall(CallQueues):
         self._last_media = time.monotonic()  # the peer's last RTP (or the media's start)
         self._media_timed_out = False
         self._ssrc: int | None = None  # the peer's stream, latched at its first packet
-        self._ssrc_seen = 0.0
+        self._ssrc_next: tuple[int, int] | None = None  # (a new SSRC, its packets in a row)
 
     # Call protocol (frames, send, events... are CallQueues) --------------------------
 
@@ -331,19 +333,16 @@ class SipCall(CallQueues):
             self.stats.drop(e.reason)
             return
         self.stats.packets_in += 1
-        if self.codec is None or self.rtp_remote is None:
+        if self.codec is None:
             self.stats.drop("before_answer")
             return
-        if not same_address(addr, self.rtp_remote):
+        if self.rtp_remote is not None and not same_address(addr, self.rtp_remote):
             self.stats.drop("foreign_source")
             return
-        now = time.monotonic()
-        if pkt.ssrc != self._ssrc:
-            if self._ssrc is not None and now - self._ssrc_seen < SSRC_SWITCH_S:
-                self.stats.drop("foreign_ssrc")  # interleaved with the live stream: forged
-                return
-            self._ssrc = pkt.ssrc  # the first stream, or one that replaced a silent one
-        self._ssrc_seen = self._last_media = now
+        if not self._latch_ssrc(pkt.ssrc):
+            self.stats.drop("foreign_ssrc")
+            return
+        self._last_media = time.monotonic()
         if pkt.payload_type == self.codec.pt:
             if len(pkt.payload) != FRAME_SAMPLES:
                 self.stats.drop("bad_length")
@@ -365,6 +364,19 @@ class SipCall(CallQueues):
             pass  # comfort noise: nothing to play
         else:
             self.stats.drop("unknown_payload_type")
+
+    def _latch_ssrc(self, ssrc: int) -> bool:
+        """Whether a packet belongs to the peer's stream: the latched SSRC, or a new one that
+        has sent `SSRC_SWITCH_PACKETS` in a row (it replaced the old one, not joined it)."""
+        if ssrc == self._ssrc or self._ssrc is None:
+            self._ssrc, self._ssrc_next = ssrc, None
+            return True
+        count = self._ssrc_next[1] + 1 if self._ssrc_next and self._ssrc_next[0] == ssrc else 1
+        if count < SSRC_SWITCH_PACKETS:
+            self._ssrc_next = (ssrc, count)
+            return False
+        self._ssrc, self._ssrc_next = ssrc, None
+        return True
 
     # lifecycle -----------------------------------------------------------------------------
 
