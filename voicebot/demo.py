@@ -78,7 +78,8 @@ class CandidateLog:
     answers_spoken: list[str] = field(default_factory=list)
     voice_to_voice_ms: list[float] = field(default_factory=list)
     heard_bot_s: float = 0.0
-    heard_audio: bytearray = field(default_factory=bytearray)  # the bot, as the phone heard it
+    # the bot as the phone heard it, one stretch per bot turn (voiced frames and short gaps)
+    heard_audio: list[bytearray] = field(default_factory=list)
 
 
 class ScriptedCandidate:
@@ -99,7 +100,9 @@ class ScriptedCandidate:
     async def prepare(self) -> None:
         """Render every answer before the call: a slow voice must not leave the bot waiting
         in silence (it would re-ask) while the candidate "thinks"."""
-        self._rendered = [_trim(await self.tts.render(line)) for line in self.script]
+        self._rendered = [
+            _squeeze_pauses(_trim(await self.tts.render(line))) for line in self.script
+        ]
 
     async def run(self, call: SipCall) -> None:
         fb = frame_bytes(call.sample_rate)
@@ -114,7 +117,10 @@ class ScriptedCandidate:
             async for frame in call.frames():
                 loud = level_dbfs(frame) > SPEECH_DBFS
                 if self.keep_audio and (loud or (heard_bot and quiet < 15)):
-                    self.log.heard_audio += frame
+                    if loud and not heard_bot:
+                        self.log.heard_audio.append(bytearray())
+                    if self.log.heard_audio:
+                        self.log.heard_audio[-1] += frame
                 if loud:
                     self.log.heard_bot_s += 0.02
                     if waiting_since is not None:
@@ -147,6 +153,24 @@ class ScriptedCandidate:
             if speaking is not None:
                 speaking.cancel()
             self.done.set()
+
+
+def _squeeze_pauses(pcm: bytes, longest_ms: int = 400, rate: int = 8000) -> bytes:
+    """The scripted candidate talks fluently: pauses inside an answer (a voice's sentence
+    breaks can exceed the bot's hangover) shortened to `longest_ms`."""
+    a = np.frombuffer(pcm, "<i2")
+    frame = rate // 50
+    n = len(a) // frame
+    if n == 0:
+        return pcm
+    frames = a[: n * frame].reshape(n, frame)
+    quiet = np.abs(frames).max(axis=1) <= 300
+    keep, run = [], 0
+    for i in range(n):
+        run = run + 1 if quiet[i] else 0
+        if run * 20 <= longest_ms:
+            keep.append(i)
+    return frames[keep].tobytes() + a[n * frame :].tobytes()
 
 
 def _trim(pcm: bytes) -> bytes:
@@ -381,8 +405,10 @@ async def _bot_cer(
     if not said or not log_.heard_audio:
         return None
     engine = await interviewer.asr_for(locale)
-    recognizer = engine.recognizer(8000)
-    await recognizer.feed(bytes(log_.heard_audio))
-    heard = (await recognizer.finish()).text
+    heard = ""
+    for stretch in log_.heard_audio:  # one decode per bot turn: Whisper reads 30 s at a time
+        recognizer = engine.recognizer(8000, language=language_of(locale))
+        await recognizer.feed(bytes(stretch))
+        heard += (await recognizer.finish()).text
     ref = cer_tokens(said)
     return round(edit_distance(ref, cer_tokens(heard)) / max(1, len(ref)), 3)
