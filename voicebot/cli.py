@@ -137,6 +137,7 @@ def call(
         store = await Store.open(cfg.store.path)
         try:
             interviewer = await Interviewer.create(cfg, store=store)
+            await interviewer.warm_prompts(job_def)  # no voice for the job: fail before dialling
             async with open_bridge(cfg, bridge or "") as ep:
                 try:
                     live = await ep.dial(uri, ring_timeout=cfg.campaigns.ring_timeout_s)

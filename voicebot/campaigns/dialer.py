@@ -183,6 +183,9 @@ class Dialer:
             raise StoreError(f"job {campaign['job_id']!r} of campaign {campaign_id} is missing")
         job = parse_job(spec, source=f"job {campaign['job_id']}", default_id=campaign["job_id"])
         settings = parse_settings(campaign["settings"])
+        warm = getattr(self.interviewer, "warm_prompts", None)
+        if warm is not None:  # a job whose voice cannot load fails here, before any dial
+            await warm(job)
         holder = await db.acquire_campaign(self.store, campaign_id, self.runner, time.time())
         if holder is not None:
             raise StoreError(f"campaign {campaign_id} is being dialled by {holder}; not twice")
