@@ -29,6 +29,9 @@ async def test_voicebot_call_rings_the_configured_ring_timeout(
         async def create(cls, *args: Any, **kwargs: Any) -> NoModels:
             return cls()
 
+        async def warm_prompts(self, job: Any) -> None:
+            """`voicebot call` loads the job's voice before dialling; none here."""
+
     monkeypatch.setattr("voicebot.interview.runner.Interviewer", NoModels)
     async with started(AriServer(password="secret")) as asterisk:
         asterisk.scripts["PJSIP/7001@trunk"] = "no_answer"
