@@ -253,16 +253,13 @@ def score_recognition(result: SessionResult, spoken: list[str], locale: str = "e
 
 def transcript_cer(result: SessionResult, spoken: list[str]) -> float | None:
     """Mandarin: character error rate of the bot's transcripts of the answers, all together."""
-    from voicebot.speech.metrics import edit_distance
-    from voicebot.speech.zh_text import cer_tokens
-
     heard = [t.text for t in result.turns if t.speaker == "candidate" and t.kind == "answer"]
     pairs = list(zip(spoken, heard, strict=False))
-    ref_n = sum(len(cer_tokens(a)) for a, _ in pairs)
-    if not ref_n:
+    if not pairs:
         return None
-    edits = sum(edit_distance(cer_tokens(a), cer_tokens(b)) for a, b in pairs)
-    return round(edits / ref_n, 3)
+    return round(
+        character_error_rate("".join(a for a, _ in pairs), "".join(b for _, b in pairs)), 3
+    )
 
 
 def script_for(locale: str) -> tuple[str, ...]:
@@ -398,9 +395,6 @@ async def _bot_cer(
 ) -> float | None:
     """What the phone heard of the bot, transcribed by a Mandarin recognizer, against what
     the bot meant to say (its turns' texts): the voice's intelligibility on this line."""
-    from voicebot.speech.metrics import edit_distance
-    from voicebot.speech.zh_text import cer_tokens
-
     said = "".join(t.text for t in result.turns if t.speaker == "bot" and not t.interrupted)
     if not said or not log_.heard_audio:
         return None
@@ -410,5 +404,4 @@ async def _bot_cer(
         recognizer = engine.recognizer(8000, language=language_of(locale))
         await recognizer.feed(bytes(stretch))
         heard += (await recognizer.finish()).text
-    ref = cer_tokens(said)
-    return round(edit_distance(ref, cer_tokens(heard)) / max(1, len(ref)), 3)
+    return round(character_error_rate(said, heard), 3)

@@ -202,7 +202,8 @@ async def test_outbound_call_to_the_phone(
     assert_clean(clean_pbx)
 
 
-async def first_events(call: AriCall) -> list[object]:
+async def first_events(call: CallQueues) -> list[object]:
+    """The call's events up to its Answered (any bridge's call)."""
     seen: list[object] = []
     async with asyncio.timeout(5):
         async for ev in call.events():

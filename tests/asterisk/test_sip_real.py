@@ -23,7 +23,7 @@ import pytest
 
 from tests.asterisk.pbx import EXTENSION, PHONE, Pbx, available, free_port, free_udp_range
 from tests.asterisk.sipp import CALLEES, start_sipp
-from tests.asterisk.test_ari_real import Registrar, ended, phone_port, speak
+from tests.asterisk.test_ari_real import Registrar, ended, first_events, phone_port, speak
 from tests.peers.audio import dominant_frequency, tone_wav, wait_wav_closed
 from tests.peers.baresip import Baresip
 from tests.telephony.test_audiosocket import dominant_hz, read_pcm
@@ -330,16 +330,6 @@ async def test_a_candidate_who_does_not_take_the_call_through_the_trunk(
     assert failed.value.status in statuses, failed.value
     assert result.successful == 1, result  # the trunk saw a proper end (ACK / CANCEL)
     await assert_clean(pbx)
-
-
-async def first_events(call: SipCall) -> list[object]:
-    seen: list[object] = []
-    async with asyncio.timeout(5):
-        async for ev in call.events():
-            seen.append(ev)
-            if isinstance(ev, Answered):
-                break
-    return seen
 
 
 def test_a_new_ssrc_restarts_the_jitter_buffer_even_when_its_numbers_are_lower() -> None:

@@ -86,6 +86,9 @@ class ScriptedInterviewer:
     callback_at: str | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
 
+    async def warm_prompts(self, job: Job) -> None:
+        """Nothing to load: the outcome is scripted."""
+
     async def interview(
         self,
         call: SimulatedCall,

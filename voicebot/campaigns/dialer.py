@@ -77,6 +77,8 @@ class VirtualClock:
 class Interviews(Protocol):
     """What the dialer needs from `voicebot.interview.runner.Interviewer`."""
 
+    async def warm_prompts(self, job: Job) -> None: ...
+
     async def interview(
         self,
         call: Call,
@@ -183,9 +185,7 @@ class Dialer:
             raise StoreError(f"job {campaign['job_id']!r} of campaign {campaign_id} is missing")
         job = parse_job(spec, source=f"job {campaign['job_id']}", default_id=campaign["job_id"])
         settings = parse_settings(campaign["settings"])
-        warm = getattr(self.interviewer, "warm_prompts", None)
-        if warm is not None:  # a job whose voice cannot load fails here, before any dial
-            await warm(job)
+        await self.interviewer.warm_prompts(job)  # a voice that cannot load fails before a dial
         holder = await db.acquire_campaign(self.store, campaign_id, self.runner, time.time())
         if holder is not None:
             raise StoreError(f"campaign {campaign_id} is being dialled by {holder}; not twice")

@@ -134,6 +134,9 @@ class SimulatedInterviewer:
         self.call_s = call_s
         self.clock = clock
 
+    async def warm_prompts(self, job: Job) -> None:
+        """No voice to load: simulated calls say nothing."""
+
     async def interview(
         self,
         call: SimulatedCall,

