@@ -363,3 +363,31 @@ async def test_asking_to_repeat_a_follow_up_repeats_the_follow_up(policy: Builti
     actions = await policy.on_utterance(Utterance("It worked and the errors stopped."))
     (answer,) = [a for a in actions if isinstance(a, RecordAnswer)]
     assert answer.text == "I looked at the logs once. It worked and the errors stopped."
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        "It got failures by half and we kept working together on the rest.",
+        "Errors dropped from 40 to 3 a day.",
+        "After a week the timeouts stopped.",
+    ],
+)
+async def test_a_story_whose_result_is_told_in_other_words_gets_no_follow_up(
+    policy: BuiltinPolicy, result: str
+) -> None:
+    """A misheard verb ("got" for "cut") or a plain "dropped" still ends a STAR story."""
+    for answer in ("Yes.", "About 90k a year.", "Two weeks.", "Six years."):
+        await policy.on_utterance(Utterance(answer))
+    story = f"Last year our queue worker kept timing out. I profiled it and fixed a lock. {result}"
+    assert said(await policy.on_utterance(Utterance(story))).kind != "followup"
+
+
+async def test_a_story_that_stops_at_the_action_is_asked_for_its_result(
+    policy: BuiltinPolicy,
+) -> None:
+    for answer in ("Yes.", "About 90k a year.", "Two weeks.", "Six years."):
+        await policy.on_utterance(Utterance(answer))
+    story = "Last year our queue worker kept timing out. I profiled it and rewrote the lock."
+    follow = said(await policy.on_utterance(Utterance(story)))
+    assert follow.kind == "followup" and "turn out" in follow.text

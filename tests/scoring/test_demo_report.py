@@ -30,7 +30,8 @@ async def test_demo_ends_with_a_report_that_quotes_the_candidate(tmp_path: Path)
     demo = await run_demo(cfg, store_path=str(tmp_path / "v.db"), reports_dir=tmp_path)
 
     turns = "\n".join(t["text"] for t in demo.turns if t["speaker"] == "candidate")
-    assert demo.outcome == "completed", turns
+    transcript = "\n".join(f"{t['speaker']}: {t['text']}" for t in demo.turns)
+    assert demo.outcome == "completed", transcript
     json_file, html_file = (Path(f) for f in demo.report_files)
     report = json.loads(json_file.read_text())
     assert report == demo.report and report["call_id"] == demo.call_id

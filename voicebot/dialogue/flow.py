@@ -519,7 +519,10 @@ _STAR_CUES = {
         r"decided|talked|asked|spoke|added|rolled|fixed|made|went|started|moved)\b",
         "result": r"\b(result|in the end|turned out|so we|back up|reduced|improved|resolved|"
         r"saved|percent|%|after that|finally|outcome|worked|shipped|learned|since then|"
-        r"no longer|went back|was fixed|cut|faster|slower|happy|on time)\b",
+        r"no longer|went back|was fixed|cut|faster|slower|happy|on time|by (half|a (third|"
+        r"quarter|half))|by \d+|halved|doubled|tripled|dropped|fell|went (down|up)|fewer|"
+        r"less|lower|higher|increased|decreased|stopped|solved|succeeded|agreed|"
+        r"it (helped|paid off)|got better|from \d+\S* to \d+)\b",
     },
     "zh": {
         "situation": r"有一次|当时|之前|去年|那时|以前|在.{0,6}(公司|项目)",
