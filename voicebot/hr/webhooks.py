@@ -133,6 +133,7 @@ class WebhookSender:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        self._gone: set[str] = set()  # endpoints that answered 410: their leases are dropped
         self.delivered = 0
 
     def stop(self) -> None:
@@ -176,12 +177,16 @@ class WebhookSender:
         """One pass over the due deliveries; returns how many were tried."""
         lease = self.cfg.timeout_s + 60.0
         due = await db.lease_deliveries(self.store, self.clock(), limit, lease)
+        self._gone.clear()  # a replay re-enables an endpoint; the store says who is enabled
         if due:
             await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)
 
     async def _deliver(self, d: Mapping[str, Any]) -> None:
         async with self._sem:
+            if d["endpoint_id"] in self._gone:
+                # leased in the same pass as the 410: stays pending for a replay, never sent
+                return
             body = event_body(d["type"], d["created_at"], json.loads(d["payload_json"]))
             # signed with the wall clock: receivers check the timestamp against theirs
             result = await self._post(d["url"], body, signed_headers(d, body, time.time()))
@@ -213,6 +218,7 @@ class WebhookSender:
             )
             return
         if r.status == 410:
+            self._gone.add(d["endpoint_id"])
             log.warning("webhook endpoint %s answered 410 Gone: disabled", d["endpoint_id"])
             await db.delivery_result(
                 self.store, *key, state="failed", status=410, error="410 Gone", next_at=now,
