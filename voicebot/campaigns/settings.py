@@ -7,6 +7,7 @@ overrides) so a later config change never alters a campaign already running.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,16 @@ if TYPE_CHECKING:
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETRY_OUTCOMES = ("busy", "no_answer", "failed", "voicemail", "interrupted")
+# sane maxima: a typo such as max_concurrent = 10**30 is refused rather than believed
+MAXIMA = {
+    "max_concurrent": 1000,
+    "calls_per_second": 100,
+    "ring_timeout_s": 600,
+    "max_attempts": 100,
+    "cooldown_s": 30 * 86400,
+}
+MAX_DELAY_S = 30 * 86400
+MAX_TRIES = 100
 
 
 class SettingsError(ValueError):
@@ -87,14 +98,54 @@ def _rule(key: str, value: Any) -> RetryRule:
     """`"600,3"` or `[600, 3]` -> retry after 600 s, at most 3 tries with that outcome."""
     parts = value.split(",") if isinstance(value, str) else value
     try:
-        delay, tries = (float(parts[0]), int(parts[1]))
-        if len(parts) != 2 or delay < 0 or tries < 0:
+        if isinstance(parts, Mapping) or len(parts) != 2:
             raise ValueError
-    except (TypeError, ValueError, IndexError):
+        delay, tries = _number(key, parts[0]), _whole(key, parts[1])
+        if delay < 0 or tries < 0:
+            raise ValueError
+    except (TypeError, ValueError, IndexError, SettingsError):
         raise SettingsError(
-            key, f"expected 'DELAY_S,MAX_TRIES' such as '600,3', got {value!r}"
+            key, f"expected 'DELAY_S,MAX_TRIES' such as '600,3', got {value!r:.60}"
         ) from None
+    if delay > MAX_DELAY_S:
+        raise SettingsError(key, f"delay at most {MAX_DELAY_S} s (30 days), got {delay:g}")
+    if tries > MAX_TRIES:
+        raise SettingsError(key, f"at most {MAX_TRIES} tries, got {tries}")
     return RetryRule(delay, tries)
+
+
+def _whole(key: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise SettingsError(key, f"expected a whole number, got {value!r:.60}")
+
+
+def _number(key: str, value: Any) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SettingsError(key, f"expected a number, got {value!r:.60}") from None
+    if math.isnan(number):
+        raise SettingsError(key, f"expected a number, got {value!r:.60}")
+    return number
+
+
+def _days(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(d, str) for d in items):
+        raise SettingsError(
+            "window_days", f"expected a list of days such as mon,tue, got {value!r:.60}"
+        )
+    return tuple(d.strip().lower()[:3] for d in items)
 
 
 def parse_settings(
@@ -104,34 +155,37 @@ def parse_settings(
     known = {f.name for f in fields(CampaignSettings)}
     unknown = sorted(set(data) - known - {f"retry_{o}" for o in RETRY_OUTCOMES})
     if unknown:
-        raise SettingsError(unknown[0], f"unknown setting; known: {', '.join(sorted(known))}")
+        raise SettingsError(
+            f"{unknown[0]:.60}", f"unknown setting; known: {', '.join(sorted(known))}"
+        )
     base = base or CampaignSettings()
     values: dict[str, Any] = {f.name: getattr(base, f.name) for f in fields(CampaignSettings)}
     retries = dict(base.retries)
     for key, value in data.items():
         if key == "retries":
-            retries.update({k: _rule(f"retries.{k}", v) for k, v in dict(value).items()})
+            if not isinstance(value, Mapping):
+                raise SettingsError(
+                    key, f"expected a mapping of outcome to 'DELAY_S,MAX_TRIES', got {value!r:.60}"
+                )
+            retries.update({k: _rule(f"retries.{k}", v) for k, v in value.items()})
         elif key.startswith("retry_"):
             retries[key.removeprefix("retry_")] = _rule(key, value)
-        elif key == "window_days":
-            values[key] = tuple(value.split(",") if isinstance(value, str) else value)
         else:
             values[key] = value
-    values["retries"] = retries
-    try:
-        settings = CampaignSettings(
-            max_concurrent=int(values["max_concurrent"]),
-            calls_per_second=float(values["calls_per_second"]),
-            window_days=tuple(str(d).strip().lower()[:3] for d in values["window_days"]),
-            window_start=str(values["window_start"]),
-            window_end=str(values["window_end"]),
-            ring_timeout_s=float(values["ring_timeout_s"]),
-            max_attempts=int(values["max_attempts"]),
-            retries=retries,
-            cooldown_s=float(values["cooldown_s"]),
-        )
-    except (TypeError, ValueError) as e:
-        raise SettingsError("settings", str(e)) from None
+    for key in ("window_start", "window_end"):
+        if not isinstance(values[key], str):
+            raise SettingsError(key, f"{values[key]!r:.60} is not HH:MM")
+    settings = CampaignSettings(
+        max_concurrent=_whole("max_concurrent", values["max_concurrent"]),
+        calls_per_second=_number("calls_per_second", values["calls_per_second"]),
+        window_days=_days(values["window_days"]),
+        window_start=values["window_start"],
+        window_end=values["window_end"],
+        ring_timeout_s=_number("ring_timeout_s", values["ring_timeout_s"]),
+        max_attempts=_whole("max_attempts", values["max_attempts"]),
+        retries=retries,
+        cooldown_s=_number("cooldown_s", values["cooldown_s"]),
+    )
     return _validated(settings)
 
 
@@ -143,17 +197,20 @@ def _validated(s: CampaignSettings) -> CampaignSettings:
     need(s.max_concurrent >= 1, "max_concurrent", "must be at least 1")
     need(s.calls_per_second > 0, "calls_per_second", "must be positive")
     bad = [d for d in s.window_days if d not in DAYS]
-    need(not bad, "window_days", f"{bad} are not days; use {', '.join(DAYS)}")
+    need(not bad, "window_days", f"{bad!r:.60} are not days; use {', '.join(DAYS)}")
     need(bool(s.window_days), "window_days", "at least one day is required")
     for key in ("window_start", "window_end"):
         try:
             _hhmm(getattr(s, key))
         except ValueError:
-            raise SettingsError(key, f"{getattr(s, key)!r} is not HH:MM") from None
+            raise SettingsError(key, f"{getattr(s, key)!r:.60} is not HH:MM") from None
     need(_hhmm(s.window_start) < _hhmm(s.window_end), "window_end", "must be after window_start")
     need(s.ring_timeout_s > 0, "ring_timeout_s", "must be positive")
     need(s.max_attempts >= 1, "max_attempts", "must be at least 1")
     need(s.cooldown_s >= 0, "cooldown_s", "must be 0 or more")
+    for key, most in MAXIMA.items():
+        value = getattr(s, key)
+        need(value <= most, key, f"must be at most {most}, got {value:.6g}")
     return s
 
 

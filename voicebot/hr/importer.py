@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ import yaml
 from phonenumbers import timezone as phone_timezone
 
 from voicebot.campaigns.settings import check_timezone
-from voicebot.interview.plan import Job, JobError, parse_job, parse_job_yaml
+from voicebot.interview.plan import Job, JobError, field_lines, parse_job
+from voicebot.safeload import DocumentError, decode_text, load_json, load_yaml
 from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.hr import CandidateRecord
@@ -46,6 +46,7 @@ _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n", ""}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EDUCATION_LADDER = ("high_school", "associate", "bachelor", "master", "phd")
+MAX_CELL = 128 * 1024  # characters in one CSV cell or one field of a record
 
 
 class CandidateFileError(ValueError):
@@ -89,21 +90,27 @@ class ImportReport:
 
 
 def read_jobs(path: str | Path) -> list[tuple[Job, dict[str, Any]]]:
-    """One job (YAML or JSON mapping) or a list of them, each validated; (job, raw spec)."""
+    """One job (YAML or JSON mapping) or a list of them, each validated; (job, raw spec).
+    Read with `voicebot.safeload`'s limits, so a hostile file is one error naming its line."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))  # JSON is YAML too
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise JobError(str(p), "", "file does not exist") from None
-    except yaml.YAMLError as e:
-        raise JobError(str(p), "", f"not valid YAML or JSON: {e}") from None
-    if not isinstance(data, list):  # one job: parse again with node marks for line numbers
-        job = parse_job_yaml(p.read_text(encoding="utf-8"), str(p), default_id=p.stem)
+    except OSError as e:
+        raise JobError(str(p), "", f"cannot read it: {e.strerror}") from None
+    try:
+        data, node = load_yaml(raw, str(p))  # JSON is YAML too
+    except DocumentError as e:
+        raise JobError(str(p), "", e.why, e.line) from None
+    if not isinstance(data, list):
+        job = parse_job(data, source=str(p), default_id=p.stem, lines=field_lines(node))
         return [(job, {**data, "id": job.id})]
-    items = data
+    assert isinstance(node, yaml.SequenceNode)
     out = []
-    for i, item in enumerate(items):
-        job = parse_job(item, source=f"{p}[{i}]", default_id="")
+    for i, item in enumerate(data):
+        lines = field_lines(node.value[i])
+        job = parse_job(item, source=f"{p}[{i}]", default_id="", lines=lines)
         out.append((job, {**item, "id": job.id}))
     return out
 
@@ -124,34 +131,46 @@ async def load_stored_job(store: Store, job_id: str) -> Job:
 # candidates -----------------------------------------------------------------------------------
 
 
-def _rows(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if path.suffix.lower() == ".json":
+def _rows(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    """(line, row) or (line, why the row cannot be read); a whole unreadable file raises."""
+    if path.suffix.lower() in (".json", ".yaml", ".yml"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise CandidateFileError(f"{path}: not valid JSON: {e}") from None
+            if path.suffix.lower() == ".json":
+                data = load_json(text, str(path))
+            else:
+                data, _ = load_yaml(text, str(path))
+        except DocumentError as e:
+            raise CandidateFileError(str(e)) from None
         if isinstance(data, Mapping) and isinstance(data.get("candidates"), list):
             data = data["candidates"]
         if not isinstance(data, list):
             raise CandidateFileError(f"{path}: expected a list of candidate objects")
         for i, item in enumerate(data):
-            yield i + 1, item if isinstance(item, Mapping) else {"__bad__": item}
+            bad = f"not a candidate record: {item!s:.80}"
+            yield i + 1, item if isinstance(item, Mapping) else bad
         return
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # MAX_CELL is ours
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "phone" not in header:
-        raise CandidateFileError(f"{path}: line 1: the header needs a 'phone' column; got {header}")
+        raise CandidateFileError(
+            f"{path}: line 1: the header needs a 'phone' column; got {header!r:.300}"
+        )
     unknown = [h for h in header if h not in COLUMNS and not h.startswith(DEMOGRAPHIC_PREFIX)]
     if unknown:
         raise CandidateFileError(
-            f"{path}: line 1: unknown column(s) {unknown}; known: {', '.join(COLUMNS)} "
+            f"{path}: line 1: unknown column(s) {unknown!r:.300}; known: {', '.join(COLUMNS)} "
             f"and {DEMOGRAPHIC_PREFIX}*"
         )
     reader.fieldnames = header
     line = reader.line_num + 1
     for row in reader:
+        big = next((k for k, v in row.items() if isinstance(v, str) and len(v) > MAX_CELL), None)
         if None in row:
-            yield line, {"__bad__": "more fields than the header has columns"}
+            yield line, "not a candidate record: more fields than the header has columns"
+        elif big is not None:
+            kib = len(row[big]) // 1024
+            yield line, f"{big}: the cell holds {kib} KiB, more than {MAX_CELL // 1024} KiB"
         else:
             yield line, row
         line = reader.line_num + 1
@@ -159,8 +178,8 @@ def _rows(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
 
 def parse_candidate(row: Mapping[str, Any], job_id: str, region: str) -> CandidateRecord:
     """One row as a `CandidateRecord`; raises ValueError with the reason."""
-    if "__bad__" in row:
-        raise ValueError(f"not a candidate record: {row['__bad__']}")
+    for key, value in row.items():
+        _check_value(str(key), value)
     raw_phone = str(row.get("phone") or "").strip()
     if not raw_phone:
         raise ValueError("phone: required")
@@ -207,6 +226,17 @@ def parse_candidate(row: Mapping[str, Any], job_id: str, region: str) -> Candida
             if str(k).startswith(DEMOGRAPHIC_PREFIX) and v is not None and str(v).strip()
         },
     )
+
+
+def _check_value(key: str, value: Any) -> None:
+    """Fields are text, numbers or yes/no (skills may be a list of text): a nested object or
+    a huge value is the row's error, not the store's."""
+    items = value if key == "skills" and isinstance(value, list) else [value]
+    for item in items:
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise ValueError(f"{key}: expected text or a number, got {type(item).__name__}")
+        if isinstance(item, str) and len(item) > MAX_CELL:
+            raise ValueError(f"{key}: {len(item) // 1024} KiB, more than {MAX_CELL // 1024} KiB")
 
 
 def _text(row: Mapping[str, Any], key: str) -> str | None:
@@ -258,24 +288,21 @@ def _flag(row: Mapping[str, Any], key: str, *, default: bool) -> bool:
     raise ValueError(f"{key}: expected yes/no, got {value!r}")
 
 
-async def import_candidates(
-    store: Store, path: str | Path, job_id: str, *, region: str = "US"
-) -> ImportReport:
-    """Import every good row; report every bad one with its line and reason."""
-    p = Path(path)
-    if await db.get_job_spec(store, job_id) is None:
-        raise CandidateFileError(f"job {job_id!r} is not imported (voicebot jobs import FILE)")
+def _parse_file(
+    p: Path, raw: bytes, job_id: str, region: str
+) -> tuple[ImportReport, list[CandidateRecord]]:
+    """Every row checked (CPU work: run off the event loop); nothing is stored here."""
     try:
-        text = await asyncio.to_thread(p.read_text, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CandidateFileError(f"{p}: file does not exist") from None
-    except UnicodeDecodeError as e:
-        raise CandidateFileError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        text = decode_text(raw, str(p))
+    except DocumentError as e:
+        raise CandidateFileError(str(e)) from None
     report = ImportReport(source=str(p))
     good: list[CandidateRecord] = []
     seen: dict[str, int] = {}
     for line, row in _rows(p, text):
         try:
+            if isinstance(row, str):
+                raise ValueError(row)
             record = parse_candidate(row, job_id, region)
         except ValueError as e:
             report.errors.append(RowError(line, str(e)))
@@ -287,6 +314,23 @@ async def import_candidates(
             continue
         seen[record.phone_e164] = line
         good.append(record)
+    return report, good
+
+
+async def import_candidates(
+    store: Store, path: str | Path, job_id: str, *, region: str = "US"
+) -> ImportReport:
+    """Import every good row; report every bad one with its line and reason."""
+    p = Path(path)
+    if await db.get_job_spec(store, job_id) is None:
+        raise CandidateFileError(f"job {job_id!r} is not imported (voicebot jobs import FILE)")
+    try:
+        raw = await asyncio.to_thread(p.read_bytes)
+    except FileNotFoundError:
+        raise CandidateFileError(f"{p}: file does not exist") from None
+    except OSError as e:
+        raise CandidateFileError(f"{p}: cannot read it: {e.strerror}") from None
+    report, good = await asyncio.to_thread(_parse_file, p, raw, job_id, region)
     report.inserted, report.updated = await db.upsert_candidates(store, good)
     results = await screen(store, job_id)  # a changed résumé is judged again before any call
     report.ineligible = sum(not r.eligible for r in results)

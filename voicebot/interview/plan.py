@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from voicebot.safeload import DocumentError, load_yaml
+
 QUESTION_KINDS = ("open", "salary", "notice", "years", "yes_no", "choice", "behavioral")
 VALUE_TYPES = ("money", "duration", "years", "yes_no", "choice")
 KIND_EXPECTS = {
@@ -287,29 +289,28 @@ def load_job(path: str | Path) -> Job:
     """Read and validate one job file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise JobError(str(p), "", "file does not exist") from None
-    return parse_job_yaml(text, source=str(p), default_id=p.stem)
+    return parse_job_yaml(data, source=str(p), default_id=p.stem)
 
 
-def parse_job_yaml(text: str, source: str, default_id: str = "") -> Job:
-    """Validate job YAML (or JSON) text; errors carry the line of the offending node."""
-    loader = yaml.SafeLoader(text)
+def parse_job_yaml(text: str | bytes, source: str, default_id: str = "") -> Job:
+    """Validate job YAML (or JSON) text; errors carry the line of the offending node. Read
+    with `voicebot.safeload`'s limits (depth, aliases, duplicate keys, UTF-8)."""
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        problem = getattr(e, "problem", None)
-        why = "not valid YAML" + (f": {problem}" if problem else "")
-        raise JobError(source, "", why, mark.line + 1 if mark is not None else None) from None
-    finally:
-        loader.dispose()
+        data, node = load_yaml(text, source)
+    except DocumentError as e:
+        raise JobError(source, "", e.why, e.line) from None
+    return parse_job(data, source=source, default_id=default_id, lines=field_lines(node))
+
+
+def field_lines(node: yaml.Node | None) -> dict[str, int]:
+    """Field path (`questions[2].text`, `questions#key`) -> the line it is on."""
     lines: dict[str, int] = {}
     if node is not None:
         _node_lines(node, "", lines)
-    return parse_job(data, source=source, default_id=default_id, lines=lines)
+    return lines
 
 
 def _node_lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
