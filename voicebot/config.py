@@ -96,6 +96,17 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PiiConfig:
+    """Keys for candidates' data at rest. Unset, a per-install `key_file` is generated (mode
+    0600) so nothing is ever stored in plain; in production set `secret` and `keys` instead."""
+
+    secret: str = ""  # HMAC key of every phone hash (look-ups, do-not-call); never change it
+    keys: str = ""  # Fernet keys for contact fields, comma-separated, newest first (rotation)
+    key_file: str = "var/pii.key"  # used (and created) when secret and keys are both unset
+    retention_days: float = 0.0  # `voicebot purge` default age; 0 = no default, pass one
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignsConfig:
     """Dialer defaults; a campaign may override any of them when it is created."""
 
@@ -242,6 +253,9 @@ class Config:
     ari: AriConfig = field(default_factory=AriConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
     freeswitch: FreeswitchConfig = field(default_factory=FreeswitchConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    # SIGTERM: stop taking calls, let live interviews finish this long, then say goodbye
+    shutdown_grace_s: float = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def validate(self) -> Config:
@@ -278,6 +292,13 @@ class Config:
             )
         _check(iv.reprompt_after_s > 0, "interview.reprompt_after_s", "must be positive")
         _check(iv.max_reprompts >= 0, "interview.max_reprompts", "must be 0 or more")
+        _check(self.shutdown_grace_s >= 0, "shutdown_grace_s", "must be 0 or more")
+        _check(
+            bool(self.pii.secret) == bool(self.pii.keys),
+            "pii.secret" if not self.pii.secret else "pii.keys",
+            "set both pii.secret and pii.keys (or neither, for a generated key file)",
+        )
+        _check(self.pii.retention_days >= 0, "pii.retention_days", "must be 0 or more")
         _validate_hr(self)
         _validate_dialogue(self.dialogue)
         _validate_scoring(self.scoring)

@@ -6,7 +6,6 @@ committed when it ends, so a crash loses at most the utterance in flight.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from voicebot import pii
+from voicebot.pii import PiiError, PiiKeys
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 log = logging.getLogger(__name__)
@@ -74,9 +76,19 @@ def owner_gone(owner: str | None) -> bool:
     return False
 
 
-def remote_hash(remote: str) -> str:
-    """A stable, non-reversible handle for a phone number or SIP URI (PII stays out of rows)."""
-    return hashlib.sha256(remote.strip().lower().encode()).hexdigest()[:32]
+def remote_hash(remote: str, keys: PiiKeys | None = None) -> str:
+    """A stable handle for a phone number or SIP URI, keyed with the server secret (PII stays
+    out of rows, and a copy of the database cannot be reversed by enumerating numbers)."""
+    return (keys or pii.keys()).phone_hash(remote)
+
+
+def _data_step(version: int) -> Any:
+    """The Python half of a migration that needs more than SQL (keys), or None."""
+    if version == 5:
+        from voicebot.store.privacy import migrate_plain
+
+        return migrate_plain
+    return None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -93,19 +105,25 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
+def conn_in_tx(conn: aiosqlite.Connection) -> bool:
+    return bool(conn._conn.in_transaction)
+
+
 class Store:
     """Async access to the voicebot database; open with `await Store.open(path)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: str, keys: PiiKeys) -> None:
         self._db = conn
         self.path = path
         self.owner = process_owner()
+        self.pii = keys  # hashes look-ups, encrypts contact fields
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(cls, path: str | Path, keys: PiiKeys | None = None) -> Store:
         """Open (creating and migrating) the database, and close the calls a dead process
         left open. Any failure is one `StoreError` naming the file, and leaves no connection
-        thread behind (it would keep the process from exiting)."""
+        thread behind (it would keep the process from exiting). `keys` default to the
+        process's (`voicebot.pii.keys()`); keys this database was not made with are refused."""
         path = str(path)
         try:
             if path != ":memory:":
@@ -125,12 +143,13 @@ class Store:
                     row = await cur.fetchone()
                 await conn.execute(f"PRAGMA user_version = {int(row[0]) if row else 0}")
                 await conn.rollback()
-            store = cls(conn, path)
+            # after the file proved usable: a broken store creates no key file
+            store = cls(conn, path, keys or pii.keys())
             await store._migrate()
             closed = await store.close_interrupted_calls(time.time())
         except BaseException as e:
             await conn.close()
-            if isinstance(e, (sqlite3.Error, StoreError, OSError)):
+            if isinstance(e, (sqlite3.Error, StoreError, OSError, PiiError)):
                 raise StoreError(f"store {path}: {_reason(e)}") from e
             raise
         if closed:
@@ -151,19 +170,38 @@ class Store:
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
+        await self._db.commit()
         async with self._db.execute("SELECT version FROM schema_migrations") as cur:
             done = {row[0] for row in await cur.fetchall()}
         for version, name, sql in migrations():
             if version in done:
                 continue
+            step = _data_step(version)
+
+            def apply(conn: sqlite3.Connection, v: int = version, n: str = name,
+                      s: str = sql, step: Any = step) -> None:  # fmt: skip
+                conn.executescript("BEGIN;\n" + s)  # stays open: the data step joins it
+                try:
+                    if step is not None:
+                        step(conn, self.pii)
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)", (v, n, time.time())
+                    )
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+
             try:
-                await self._db.executescript(
-                    "BEGIN;\n" + sql + "\nINSERT INTO schema_migrations VALUES "
-                    f"({version}, '{name}', {time.time()});\nCOMMIT;"
-                )
+                await self._db._execute(apply, self._db._conn)
             except Exception as e:
-                await self._db.rollback()
-                raise StoreError(f"migration {name} failed: {e}") from e
+                if conn_in_tx(self._db):
+                    await self._db.rollback()
+                raise StoreError(f"migration {name} failed: {_reason(e)}") from e
+
+        from voicebot.store.privacy import check_keys
+
+        await self._db._execute(check_keys, self._db._conn, self.pii)
 
     async def schema_version(self) -> int:
         async with self._db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
@@ -196,7 +234,7 @@ class Store:
                         key,
                         direction,
                         bridge,
-                        remote_hash(remote),
+                        self.pii.phone_hash(remote),
                         job_id,
                         candidate_id,
                         started_at,

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from voicebot.store.db import Store, StoreError, remote_hash
+from voicebot import pii
+from voicebot.pii import PiiError, PiiKeys
+from voicebot.store.db import Store, StoreError
 
 _T = TypeVar("_T")
 
@@ -138,13 +140,16 @@ class CandidateRecord:
 
     @property
     def id(self) -> str:
-        """Stable per job and number, so a re-import updates rather than duplicates."""
-        digest = hashlib.sha256(f"{self.job_id}\n{self.phone_e164}".encode()).hexdigest()
-        return f"cand_{digest[:20]}"
+        """Stable per job and number, so a re-import updates rather than duplicates; keyed
+        with the process's PII secret (`voicebot.pii.keys()`), so it does not give the number
+        away. A store opened with other keys uses `store.pii.candidate_id` instead."""
+        return pii.keys().candidate_id(self.job_id, self.phone_e164)
 
 
 async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) -> tuple[int, int]:
     """Insert new candidates and update known ones (key: job + E.164); (inserted, updated)."""
+
+    keys = store.pii
 
     def _upsert_candidates(conn: sqlite3.Connection) -> tuple[int, int]:
         now = time.time()
@@ -152,7 +157,12 @@ async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) ->
         for r in records:
             if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (r.job_id,)).fetchone() is None:
                 raise StoreError(f"job {r.job_id!r} is not imported (voicebot jobs import FILE)")
-            exists = conn.execute("SELECT 1 FROM candidates WHERE id = ?", (r.id,)).fetchone()
+            cid = keys.candidate_id(r.job_id, r.phone_e164)
+            exists = conn.execute(
+                "SELECT erased_at FROM candidates WHERE id = ?", (cid,)
+            ).fetchone()
+            if exists is not None and exists[0] is not None:
+                continue  # erased on request: a re-import does not bring them back
             conn.execute(
                 "INSERT INTO candidates (id, job_id, phone_e164, phone_hash, name, email, "
                 "external_id, timezone, years_experience, education, skills_json, current_title, "
@@ -165,7 +175,8 @@ async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) ->
                 "consent_call = excluded.consent_call, "
                 "consent_recording = excluded.consent_recording, updated_at = excluded.updated_at",
                 (
-                    r.id, r.job_id, r.phone_e164, remote_hash(r.phone_e164), r.name, r.email,
+                    cid, r.job_id, keys.encrypt(r.phone_e164), keys.phone_hash(r.phone_e164),
+                    keys.encrypt(r.name), keys.encrypt(r.email),
                     r.external_id, r.timezone, r.years_experience, r.education,
                     json.dumps(list(r.skills)), r.current_title, int(r.consent_call),
                     int(r.consent_recording), now, now,
@@ -175,7 +186,7 @@ async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) ->
                 conn.execute(
                     "INSERT INTO demographics VALUES (?,?,?) ON CONFLICT (candidate_id, category) "
                     "DO UPDATE SET value = excluded.value",
-                    (r.id, category, value),
+                    (cid, category, value),
                 )
             if exists:
                 updated += 1
@@ -186,7 +197,20 @@ async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) ->
     return await run(store, _upsert_candidates)
 
 
-def _candidate(row: dict[str, Any]) -> dict[str, Any]:
+def _decrypt(keys: PiiKeys, row: dict[str, Any]) -> dict[str, Any]:
+    """Contact fields back in clear for the caller (the dialer, HR); never for logs."""
+    try:
+        for key in ("phone_e164", "name", "email"):
+            if key in row:
+                row[key] = keys.decrypt(row[key])
+    except PiiError as e:
+        raise StoreError(str(e)) from e
+    return row
+
+
+def _candidate(keys: PiiKeys, row: dict[str, Any]) -> dict[str, Any]:
+    _decrypt(keys, row)
+    row["erased"] = row.get("erased_at") is not None
     row["skills"] = json.loads(row.pop("skills_json") or "[]")
     row["screen"] = json.loads(row.pop("screen_json") or "null")
     for key in ("consent_call", "consent_recording"):
@@ -204,7 +228,7 @@ async def list_candidates(store: Store, job_id: str | None = None) -> list[dict[
             cur = conn.execute(
                 "SELECT * FROM candidates WHERE job_id = ? ORDER BY created_at, id", (job_id,)
             )
-        return [_candidate(r) for r in _rows(cur)]
+        return [_candidate(store.pii, r) for r in _rows(cur)]
 
     return await run(store, _list_candidates)
 
@@ -212,7 +236,7 @@ async def list_candidates(store: Store, job_id: str | None = None) -> list[dict[
 async def get_candidate(store: Store, candidate_id: str) -> dict[str, Any] | None:
     def _get_candidate(conn: sqlite3.Connection) -> dict[str, Any] | None:
         row = _one(conn.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)))
-        return _candidate(row) if row else None
+        return _candidate(store.pii, row) if row else None
 
     return await run(store, _get_candidate)
 
@@ -337,7 +361,8 @@ async def create_campaign(
             rows = []
             for cand in candidate_ids:
                 row = conn.execute(
-                    "SELECT id, phone_hash FROM candidates WHERE id = ? AND job_id = ?",
+                    "SELECT id, phone_hash FROM candidates WHERE id = ? AND job_id = ? "
+                    "AND erased_at IS NULL",
                     (cand, job_id),
                 ).fetchone()
                 if row is None:
@@ -528,6 +553,7 @@ async def due_targets(
         )
         for r in rows:
             r["retries"] = json.loads(r.pop("retries_json"))
+            _decrypt(store.pii, r)
         return rows
 
     return await run(store, _due)
@@ -730,7 +756,7 @@ def _add_dnc(conn: sqlite3.Connection, phone_hash: str, source: str, now: float)
 
 
 async def add_do_not_call(store: Store, phone_e164: str, source: str) -> None:
-    await run(store, _add_dnc, remote_hash(phone_e164), source, time.time())
+    await run(store, _add_dnc, store.pii.phone_hash(phone_e164), source, time.time())
 
 
 # API tokens -----------------------------------------------------------------------------------
