@@ -72,6 +72,11 @@ class SpeechConfig:
     # much silence instead of the full hangover (0 disables)
     early_end_ms: int = 300
     early_end_max_s: float = 6.0  # answers longer than this always wait the full hangover
+    # speech begun before the bot's reply plays, or this soon after it began (too soon to have
+    # heard the new question) and within continuation_gap_ms of the answer's end, goes on with
+    # that answer: the reply waits (or stops and is said again) until the candidate has finished
+    continuation_grace_ms: int = 1000
+    continuation_gap_ms: int = 2500
     cache_dir: str = "var/tts-cache"
 
 
@@ -132,6 +137,7 @@ class ApiConfig:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"  # base of report URLs in webhooks
     recordings_dir: str = "var/recordings"
+    max_body_bytes: int = 10 * 1024 * 1024  # a bigger request body is refused with 413
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,14 +128,17 @@ async def test_a_cough_over_the_question_decoded_late_lets_the_silence_timer_run
     script: list[Step] = [
         AfterBot(2),
         Speak(YES),
-        DuringBot(3, 200),
+        DuringBot(3, 1200),  # past the grace: not the consent going on
         Speak("Hmm.", heard=""),
         AfterBot(4),
         HangUp(),
     ]
 
     done = await interview(
-        script, reprompt_after_s=reprompt_after_s, late={"": slower_than_the_silence_timer}
+        script,
+        frames_per_word=8,
+        reprompt_after_s=reprompt_after_s,
+        late={"": slower_than_the_silence_timer},
     )
 
     assert done.bot_turns()[-1] == ("reprompt", "salary")

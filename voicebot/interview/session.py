@@ -186,6 +186,18 @@ class InterviewSession:
         self._reasking = False  # the next listening prompt repeats the last after a silence
         # utterances whose speech has ended and whose transcript is pending -> their turn
         self._pending_ends: dict[asyncio.Task[None], int] = {}
+        # An answer goes on after a thinking pause longer than the hangover: speech begun before
+        # the reply to it plays, or within the grace after, is more of the same answer.
+        self._grace_s = speech.continuation_grace_ms / 1000
+        self._gap_s = speech.continuation_gap_ms / 1000
+        self._committed: tuple[int, str | None] | None = None  # the answer the policy has
+        self._committed_end = 0.0  # clock time of its last voiced frame
+        self._reply_started_at: float | None = None  # first bot frame played since then
+        self._speech_turn: tuple[int, str | None] | None = None  # speech in progress: its turn
+        self._speech_continues = False  # ... and whether it goes on with the committed answer
+        self._continuations: set[asyncio.Task[None]] = set()  # their decodes, pending
+        self._continued = False  # a continuation cut the prompt now playing
+        self._changed = asyncio.Event()  # set (and replaced) whenever any of this changes
 
     # public ----------------------------------------------------------------------------
 
@@ -299,6 +311,8 @@ class InterviewSession:
                 actions = await self.policy.on_event(KeyPress(heard))
             else:
                 silences = 0
+                heard = await self._with_rest_of_answer(heard)
+                self._commit(heard)
                 actions = await self.policy.on_utterance(
                     Utterance(heard.transcript.text, heard.transcript.confidence)
                 )
@@ -353,6 +367,54 @@ class InterviewSession:
         """Speech that may answer the awaited prompt has ended and is still being decoded."""
         return any(turn == self._answer_turn for turn in self._pending_ends.values())
 
+    def _commit(self, heard: HeardUtterance) -> None:
+        """The policy gets this answer now: what the candidate says from here until the reply
+        has been playing for the grace goes on with it."""
+        self._committed = (heard.turn, heard.question_id)
+        self._committed_end = heard.ended_at
+        self._reply_started_at = None
+
+    def _notify(self) -> None:
+        """Wake whoever waits on the state of the candidate's speech."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _while(self, busy: Callable[[], bool]) -> None:
+        """Wait until `busy()` no longer holds; it is checked on every change."""
+        while True:
+            changed = self._changed
+            if not busy():
+                return
+            await changed.wait()
+
+    def _still_answering(self, turn: int) -> bool:
+        """The candidate is talking again in `turn`, or what they said is being decoded."""
+        talking = self._speech_active.is_set() and (self._speech_turn or (None,))[0] == turn
+        return talking or any(t == turn for t in self._pending_ends.values())
+
+    async def _with_rest_of_answer(self, heard: HeardUtterance) -> HeardUtterance:
+        """The answer with whatever the candidate said after a pause longer than the hangover
+        and before the policy got it (the first part's decode came late, or they went on at
+        once): one answer, in one piece, for the policy."""
+        parts = [heard]
+        while True:
+            while not self._utterances.empty():
+                if (more := self._utterances.get_nowait()).turn == heard.turn:
+                    parts.append(more)
+            if not self._still_answering(heard.turn):
+                break
+            changed = self._changed
+            if self._utterances.empty() and self._still_answering(heard.turn):
+                await changed.wait()
+        if len(parts) == 1:
+            return heard
+        said = [p.transcript for p in parts if p.transcript.text.strip()]
+        text = " ".join(t.text.strip() for t in said)
+        confidence = min((t.confidence for t in said), default=0.0)
+        words = tuple(w for t in said for w in t.words)
+        transcript = replace(parts[0].transcript, text=text, words=words, confidence=confidence)
+        return replace(heard, transcript=transcript, ended_at=parts[-1].ended_at)
+
     async def _await_answer(self) -> HeardUtterance | str | None:
         """The next utterance or key press, or None after `reprompt_after_s` of silence.
 
@@ -365,7 +427,7 @@ class InterviewSession:
                 return heard
         deadline = time.monotonic() + self.cfg.reprompt_after_s
         while True:
-            if self._speech_active.is_set() or self._answer_pending():
+            if self._speech_active.is_set() or self._answer_pending() or self._continuations:
                 deadline = time.monotonic() + self.cfg.reprompt_after_s
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -388,14 +450,29 @@ class InterviewSession:
                 await self._log_turn("candidate", "dtmf", digit, time.time(), time.time())
                 return digit
 
-    async def _say(self, say: Say) -> None:
-        """Speak sentence by sentence (each cached by the TTS), paced by the transport."""
+    async def _say(self, say: Say, replays: int = 3) -> None:
+        """Say it once the candidate has finished going on with their answer; said again from
+        the start when they went on just after it began (they cannot have heard it)."""
+        for _ in range(replays + 1):
+            await self._while(self._continuing)
+            if not await self._play(say):
+                return
+
+    def _continuing(self) -> bool:
+        """The candidate is going on with the answer the policy already has."""
+        talking = self._speech_active.is_set() and self._speech_continues
+        return talking or bool(self._continuations)
+
+    async def _play(self, say: Say) -> bool:
+        """Speak sentence by sentence (each cached by the TTS), paced by the transport; True
+        when a continuation of the last answer cut it."""
         started = self.clock()
         latency_ms = None
         pending_since = self._last_voiced_at  # the reply latency runs from here
         if say.listen:
             self._asked_text = say.text
         self._barge_in.clear()
+        self._continued = False
         self._speaking, self._interruptible = True, say.interruptible
         interrupted = False
         begun = False
@@ -414,6 +491,8 @@ class InterviewSession:
                         if not begun:
                             self._begin_turn(say)
                             begun = True
+                        if self._reply_started_at is None:
+                            self._reply_started_at = self.clock()
                         await self.call.send(frame)
                     if interrupted:
                         break
@@ -442,6 +521,7 @@ class InterviewSession:
             latency_ms=latency_ms,
             interrupted=interrupted,
         )
+        return interrupted and self._continued
 
     def _begin_turn(self, say: Say) -> None:
         """The prompt starts playing now: speech from here on belongs to it, and a listening
@@ -491,12 +571,19 @@ class InterviewSession:
                 self._speech_active.set()
                 started_at = now - len(preroll) * FRAME_MS / 1000
                 voiced_for = self.vad.frame_index - 1 - event.at_frame
-                prompt = self._turn_at(now - voiced_for * FRAME_MS / 1000)
+                began = now - voiced_for * FRAME_MS / 1000
+                prompt = self._turn_at(began)
+                continues = self._continues_answer(prompt[0], began)
+                if continues and self._committed is not None:
+                    prompt = self._committed
+                self._speech_turn, self._speech_continues = prompt, continues
                 barged = self._speaking
                 if self._speaking and self._interruptible and self.cfg.barge_in:
                     self._barge_in.set()
+                    self._continued = continues
                     dropped = self.call.clear_output()
                     log.debug("barge-in on %s: dropped %d frames", self.call.call_id, dropped)
+                self._notify()
                 recognizer = self._recognizer()
                 for f in preroll:
                     await recognizer.feed(f)
@@ -527,6 +614,21 @@ class InterviewSession:
                 self.vad.reset()
                 self._spawn_end(recognizer, started_at, now - silent_s, barged, prompt)
                 held, pause_frames = [], 0
+
+    def _continues_answer(self, turn: int, began: float) -> bool:
+        """Speech begun at clock time `began` goes on with the answer the policy already has:
+        no reply to it had started playing yet, or one had only just (within the grace) and
+        the answer ended at most the gap before: too soon to be a reply to the new prompt."""
+        if self._committed is None:
+            return False
+        if turn == self._committed[0]:
+            return True
+        reply = self._reply_started_at
+        return (
+            reply is not None
+            and began - reply < self._grace_s
+            and began - self._committed_end < self._gap_s
+        )
 
     def _early_end_ok(
         self, recognizer: Recognizer, silent_s: float, frames: int, question_id: str | None
@@ -561,15 +663,29 @@ class InterviewSession:
         transcript is queued, so the silence timer never sees a gap in between.
         """
         self._speech_active.clear()
+        continues, self._speech_continues, self._speech_turn = self._speech_continues, False, None
         heard = HeardUtterance(Transcript(""), started_at, last_voiced, barged, *prompt)
-        task = asyncio.create_task(self._end_utterance(recognizer, heard))
+        task = asyncio.create_task(self._end_utterance(recognizer, heard, continues))
         self._pending_ends[task] = prompt[0]
-        task.add_done_callback(lambda t: self._pending_ends.pop(t, None))
+        if continues:
+            self._continuations.add(task)
+        task.add_done_callback(self._ended)
+        self._notify()
 
-    async def _end_utterance(self, recognizer: Recognizer, heard: HeardUtterance) -> None:
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._pending_ends.pop(task, None)
+        self._continuations.discard(task)
+        self._notify()
+
+    async def _end_utterance(
+        self, recognizer: Recognizer, heard: HeardUtterance, continues: bool = False
+    ) -> None:
         transcript = await recognizer.finish()
-        if not transcript.text.strip() and heard.barged_in:
+        if not transcript.text.strip() and (heard.barged_in or continues):
             return  # echo or a cough over the bot's voice: not a turn
+        if continues:
+            await self._continue_answer(heard, transcript)
+            return
         # decided now, however late the decode: speech begun before the prompt now awaiting an
         # answer started playing is kept in the transcript as "stale", never as its answer
         fresh = heard.turn == self._answer_turn
@@ -586,6 +702,25 @@ class InterviewSession:
         )
         if fresh:
             self._utterances.put_nowait(replace(heard, transcript=transcript))
+
+    async def _continue_answer(self, heard: HeardUtterance, transcript: Transcript) -> None:
+        """More of the answer the policy already has: stored against the same question, and
+        the reply waits for (or is said again after) the end of it."""
+        self._committed_end = max(self._committed_end, heard.ended_at)
+        self._last_voiced_at = heard.ended_at
+        self._reply_started_at = None  # the grace runs again from the reply's next start
+        qid = heard.question_id
+        if qid is not None and qid in self.result.answers:
+            self.result.answers[qid] = f"{self.result.answers[qid]} {transcript.text.strip()}"
+        await self._log_turn(
+            "candidate",
+            "answer",
+            transcript.text,
+            heard.started_at,
+            heard.ended_at,
+            question_id=qid,
+            confidence=transcript.confidence,
+        )
 
     async def _watch_events(self) -> None:
         async for event in self.call.events():
