@@ -191,3 +191,42 @@ def test_going_it_alone_is_counter_evidence_only_where_the_others_matter(
     )
     assert level(backend_job, "collaboration", alone) == 1  # the team's task, done alone
     assert level(backend_job, "problem_solving", alone) >= 3  # a fix is a fix
+
+
+def test_the_outcome_is_the_result_at_the_end_not_a_figure_in_the_diagnosis(
+    backend_job: Job,
+) -> None:
+    """Rule 6: the outcome is what followed from the candidate's fix, however it is worded,
+    and a number met while diagnosing ("one node") is not it."""
+    text = (
+        "Last week our upload service timed out for about a third of requests. I pulled the "
+        "traces and saw every slow request went through one storage node. I took that node out "
+        "of the pool, and the errors dropped to zero within minutes."
+    )
+    s = score_answer(backend_job, "problem_solving", text)
+    shown = {f["id"]: f["quote"] for f in s.checklist["level5_features"]}
+    assert shown["outcome"] == "the errors dropped to zero within minutes", shown
+
+
+def test_what_the_other_person_did_afterwards_is_the_outcome_of_the_candidates_actions(
+    backend_job: Job,
+) -> None:
+    """Someone else's action after the candidate's own counts as its outcome ("she said it was
+    fast"), never as the candidate's diagnosis or fix ("she found the cause")."""
+    story = (
+        "Last week a customer's report page took a minute to load. I looked at the slow query "
+        "log and found a missing index on the date column. I added the index that evening, and "
+        "the next morning she said everything was fast."
+    )
+    s = score_answer(backend_job, "problem_solving", story)
+    shown = {f["id"]: f["quote"] for f in s.checklist["level5_features"]}
+    assert shown["outcome"] == "the next morning she said everything was fast", shown
+    theirs = (
+        "Last week the report page took a minute to load. I asked my lead, and she looked at "
+        "the slow query log and found a missing index."
+    )
+    shown = {
+        f["id"]: f["quote"]
+        for f in score_answer(backend_job, "problem_solving", theirs).checklist["level5_features"]
+    }
+    assert not shown["diagnosed"], shown

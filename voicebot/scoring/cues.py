@@ -108,6 +108,10 @@ KINDS: tuple[Kind, ...] = (
             r"left a (good|great|positive) review)\b|从.{1,12}到|续约|签了|签下|表扬|好评|"
             r"感谢信|回头|升级了|留下来"
             r"|\b(issue|problem) (was|is) (gone|resolved|solved|fixed)\b"
+            r"|\b(have|has|had) (not|n't|never) (had|seen|happened|failed|broken|come back)\b"
+            r".{0,60}\bsince\b"
+            r"|\b(it|they|the (calls?|parcel|order|delivery|internet|app|service|payment|refund)) "
+            r"(worked|works|was working|got there|was delivered|arrived|went through)\b"
         ),
     ),
     Kind(

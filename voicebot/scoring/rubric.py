@@ -754,36 +754,49 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
                 partly.append(c)
 
     # level-5 features, shown only inside the candidate's own story
-    usable = [
-        c for i, c in enumerate(clauses) if i >= first_own and not c.listy and c.agent != "other"
-    ]
+    # (what someone else did counts only as the outcome of the candidate's actions before it:
+    # "The next morning I called him, and he was already at the hospital, on time")
+    usable = [c for i, c in enumerate(clauses) if i >= first_own and not c.listy]
     shown: dict[str, str | None] = {}
     used: set[tuple[str, str]] = set()  # a clause shows one feature per kind of evidence
     # a result nobody acts in must say what changed (rule 6): "response times went from four
     # seconds to 200 ms" names it; "it improved things by 45 percent" names nothing
 
+    def show(c: Clause, kinds: list[str]) -> str | None:
+        """The kind of evidence clause `c` shows of a feature asking for `kinds`, if any."""
+        if c.habit and "reason" not in kinds:
+            return None  # "I would also…" inside a story is no evidence, except of options weighed
+        low = c.text.lower()
+        kind = next(
+            (
+                k
+                for k in kinds
+                if (c.text, k) not in used
+                and (c.agent != "other" or k == "outcome")
+                and cues.BY_NAME[k].shows.search(low)
+                and (k != "outcome" or c.agent != "none" or _names_what_changed(c.text))
+            ),
+            None,
+        )
+        mine = c.action and c.agent != "other"
+        if kind is None and (c.text, "words") not in used and mine:
+            if len(rub.content[fi] & _content(c.text)) >= PARAMS["words"]:
+                kind = "words"
+        return kind
+
     for fi, f in enumerate(rub.features):
+        # a story ends with its result: an outcome is looked for from the end first, so a
+        # figure in the diagnosis ("saw every slow request went through one node") is not it
+        passes = [(list(reversed(usable)), ["outcome"])] if "outcome" in rub.kinds[fi] else []
         hit = None
-        for c in usable:
-            if c.habit and "reason" not in rub.kinds[fi]:
-                continue  # "I would also…" inside a story is no evidence, except of options weighed
-            low = c.text.lower()
-            kind = next(
-                (
-                    k
-                    for k in rub.kinds[fi]
-                    if (c.text, k) not in used
-                    and cues.BY_NAME[k].shows.search(low)
-                    and (k != "outcome" or c.agent != "none" or _names_what_changed(c.text))
-                ),
-                None,
-            )
-            if kind is None and (c.text, "words") not in used and c.action:
-                if len(rub.content[fi] & _content(c.text)) >= PARAMS["words"]:
-                    kind = "words"
-            if kind is not None:
-                hit = c.text
-                used.add((c.text, kind))
+        for ordered, kinds in [*passes, (usable, rub.kinds[fi])]:
+            for c in ordered:
+                kind = show(c, kinds)
+                if kind is not None:
+                    hit = c.text
+                    used.add((c.text, kind))
+                    break
+            if hit is not None:
                 break
         shown[f.id] = hit
     n = sum(v is not None for v in shown.values())
