@@ -41,6 +41,9 @@ def _config(path: Path | None) -> Config:
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from voicebot import pii
+
+    pii.configure(cfg.pii)  # every store this process opens uses the configured keys
     return cfg
 
 
@@ -297,6 +300,15 @@ def _register_scoring() -> None:
 
 
 _register_scoring()
+
+
+def _register_privacy() -> None:
+    from voicebot.privacy_cli import register
+
+    register(app)
+
+
+_register_privacy()
 
 
 def main() -> None:

@@ -118,6 +118,10 @@ class PiiKeys:
                 f"none of the PII keys ({self.source}) decrypts the stored contact fields"
             ) from None
 
+    def newest(self) -> PiiKeys:
+        """The same secret with only the first key (after a rotation)."""
+        return PiiKeys(self.secret, self.keys[:1], self.source)
+
     def fingerprint(self) -> str:
         """Names the secret without revealing it: a database remembers which one it was
         made with, so a wrong secret fails loudly instead of missing every look-up."""
@@ -126,6 +130,10 @@ class PiiKeys:
 
 def new_key() -> str:
     return Fernet.generate_key().decode()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def from_values(secret: str, keys: str | list[str] | tuple[str, ...], source: str) -> PiiKeys:
@@ -166,7 +174,7 @@ def load_key_file(path: Path) -> PiiKeys:
         if mode & 0o077:
             log.warning("PII key file %s is readable by others (mode %o): chmod 600", path, mode)
         return _read_key_file(path)
-    keys = from_values(secrets.token_urlsafe(32), [new_key()], f"key file {path}")
+    keys = from_values(new_secret(), [new_key()], f"key file {path}")
     tmp = _write_private(path, keys)
     try:
         os.link(tmp, path)
@@ -188,7 +196,7 @@ _configured: PiiConfig | None = None
 _cache: dict[tuple[str, str, str], PiiKeys] = {}
 
 
-def configure(cfg: PiiConfig) -> None:
+def configure(cfg: PiiConfig | None) -> None:
     """The process's `[pii]` settings (the CLI calls this once it has read the config)."""
     global _configured
     with _lock:

@@ -97,6 +97,7 @@ async def test_no_configured_keys_generate_a_private_key_file_once(
     for var in (pii.ENV_SECRET, pii.ENV_KEYS):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv(pii.ENV_KEY_FILE, str(tmp_path / "var" / "pii.key"))
+    pii.configure(None)
     pii.forget_cached()
     first = pii.keys()
     pii.forget_cached()
