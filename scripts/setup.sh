@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# the last seven: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests)
+# the second line: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests);
+# the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports
 APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox
-  libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1)
+  libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1
+  libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from scoring_data import STRONG, interview_turns
 
 from voicebot.interview.plan import Job
+from voicebot.scoring.charts import bars
 from voicebot.scoring.report import highlight, radar, render_html
 from voicebot.scoring.score import score_interview
 
@@ -23,10 +24,11 @@ def test_page_has_charts_and_no_javascript(backend_job: Job) -> None:
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
     assert "http://" not in html and "https://" not in html  # nothing fetched
     svgs = re.findall(r"<svg.*?</svg>", html, re.S)
-    assert len(svgs) >= 2  # radar + at least the pace curve
+    assert len(svgs) >= 2  # the competency chart + at least the pace curve
     for svg in svgs:
         ET.fromstring(svg)  # well-formed
-    assert 'aria-label="Competency radar chart"' in html
+    # two assessed competencies: bars, not a radar with a phantom third axis
+    assert 'class="bars"' in html and 'class="radar"' not in html
     assert "@media print" in html
     for c in report["competencies"]:
         assert c["name"] in html
@@ -54,13 +56,23 @@ def test_eu_page_says_human_review(backend_job: Job) -> None:
     assert "Human review required" in html and "no prosody or emotion inference" in html
 
 
-def test_radar_scales_scores_and_highlight_splits_text() -> None:
+def test_radar_is_on_the_1_to_5_scale_and_only_from_three_competencies() -> None:
     r = radar(
-        [{"name": "A", "score": 5.0}, {"name": "B", "score": 0.0}, {"name": "C", "score": 2.5}]
+        [{"name": "A", "score": 5.0}, {"name": "B", "score": 1.0}, {"name": "C", "score": 3.0}]
     )
+    assert r is not None
     first = r["points"].split()[0]
     assert first == "160.0,50.0"  # score 5 at the full radius, straight up
-    assert r["points"].split()[1] == "160.0,160.0"  # score 0 at the centre
+    assert r["points"].split()[1] == "160.0,160.0"  # level 1, the lowest, at the centre
+    assert [ring["level"] for ring in r["rings"]] == [1, 2, 3, 4, 5]
+    two = [{"name": "A", "score": 4.0}, {"name": "B", "score": 2.0}]
+    assert radar(two) is None
+    b = bars(two)
+    assert b is not None and [t["level"] for t in b["ticks"]] == [1, 2, 3, 4, 5]
+    assert b["rows"][0]["w"] == 3 * b["rows"][1]["w"]  # 4 is three steps from 1, 2 is one
+
+
+def test_highlight_splits_text() -> None:
     assert highlight("One. Two. Three.", ["Two."]) == [
         ("One. ", False),
         ("Two.", True),
@@ -74,9 +86,9 @@ def test_each_answers_checklist_is_shown_with_its_quotes(backend_job: Job) -> No
     assert "How each answer was rated" in html
     for a in report["answers"]:
         assert f"level {a['level']}" in html
-        assert a["explanation"].split(" → ")[0] in html
+        assert a["explanation"].split(" → ")[0] not in html  # machine text stays in the JSON
         for f in a["checklist"]["level5_features"]:
             assert f["text"] in html.replace("&#39;", "'")
     shown = [f for a in report["answers"] for f in a["checklist"]["level5_features"] if f["quote"]]
     assert shown and all(f"“{f['quote']}”" in html for f in shown)
-    assert html.count('class="yes"') >= len(shown)
+    assert html.count('class="met"') >= len(shown)

@@ -39,6 +39,7 @@ EVENT_TYPES = (
     "interview.completed",
     "candidate.opted_out",
     "candidate.callback_requested",
+    "report.updated",  # a rescore added a report version (voicebot.store.reports)
 )
 SECRET_PREFIX = "whsec_"
 MAX_RETRY_AFTER_S = 86400.0

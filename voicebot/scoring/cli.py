@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from voicebot.interview.plan import Job, JobError, load_job, parse_job
 from voicebot.scoring import llm
 from voicebot.scoring.answers import AnswerLineError, score_lines
 from voicebot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from voicebot.scoring.context import ReportContext
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +41,13 @@ def report(
     job: Annotated[
         Path | None, typer.Option("--job", help="Job YAML, to score a call not scored yet.")
     ] = None,
-    rescore: Annotated[bool, typer.Option(help="Score again even if a report is stored.")] = False,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF here.")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="An earlier version (default newest).")
+    ] = None,
+    rescore: Annotated[
+        bool, typer.Option(help="Score again: adds a version, the ones before are kept.")
+    ] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config.")] = None,
 ) -> None:
     """Print or write the report of an interview; scores the call first if needed."""
@@ -48,52 +57,88 @@ def report(
     except (ConfigError, JobError) as e:
         _fail(str(e))
         return
+    if rescore and version is not None:
+        _fail("--rescore makes a new version; it cannot be given with --version")
     try:
-        data = asyncio.run(_report(cfg, call_id, job_def, rescore))
+        data, context = asyncio.run(_report(cfg, call_id, job_def, rescore, version))
     except (StoreError, JobError) as e:
         _fail(str(e))
         return
+    from voicebot.scoring.pdf import PdfError, write_pdf
     from voicebot.scoring.report import render_html
 
-    if html is not None:
-        html.write_text(render_html(data), encoding="utf-8")
+    try:
+        if html is not None or pdf is not None:
+            page = render_html(data, context)
+            if html is not None:
+                html.write_text(page, encoding="utf-8")
+            if pdf is not None:
+                write_pdf(page, pdf)
+    except OSError as e:
+        _fail(f"{e.filename or html}: {e.strerror or e}")
+    except PdfError as e:
+        _fail(str(e))
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if json_out is not None and str(json_out) != "-":
         json_out.write_text(text + "\n", encoding="utf-8")
-    elif json_out is not None or html is None:
+    elif json_out is not None or (html is None and pdf is None):
         typer.echo(text)
 
 
-async def _report(cfg: Config, call_id: str, job: Job | None, rescore: bool) -> dict[str, Any]:
-    from voicebot.scoring.pipeline import score_call
-    from voicebot.store.reports import get_report
+async def _report(
+    cfg: Config, call_id: str, job: Job | None, rescore: bool, version: int | None = None
+) -> tuple[dict[str, Any], ReportContext]:
+    """The report (stored, or scored now) and its page's header facts (`ReportContext`)."""
+    from voicebot.scoring.context import report_context
 
     store = await Store.open(cfg.store.path)
     try:
-        stored = None if rescore else await get_report(store, call_id)
-        if stored is not None:
-            return stored
-        call = await store.get_call(call_id)
-        if call is None:
-            raise StoreError(f"no call {call_id!r} in {cfg.store.path}")
-        if job is None:
-            job = await _stored_job(store, call.get("job_id"))
-        if job is None:
-            raise StoreError(
-                f"call {call_id} has no report yet and its job {call.get('job_id')!r} is not "
-                "imported; pass --job FILE to score it"
-            )
-        scored = await score_call(
+        data = await _report_data(store, cfg, call_id, job, rescore, version)
+        base = cfg.api.public_url.rstrip("/")
+        context = await report_context(
             store,
             call_id,
-            job,
-            compliance=cfg.compliance.mode,
-            feedback_scores=cfg.reports.feedback_scores,
-            rater=llm.from_config(cfg.scoring),
+            version=version,
+            recordings_dir=cfg.api.recordings_dir,
+            recording_url=f"{base}/interviews/{call_id}/recording",
+            job_title=job.title if job else None,
         )
-        return scored.to_dict()
+        return data, context
     finally:
         await store.close()
+
+
+async def _report_data(
+    store: Store, cfg: Config, call_id: str, job: Job | None, rescore: bool, version: int | None
+) -> dict[str, Any]:
+    from voicebot.scoring.pipeline import score_call
+    from voicebot.store.reports import get_report
+
+    stored = None if rescore else await get_report(store, call_id, version)
+    if stored is not None:
+        return stored
+    if version is not None:
+        raise StoreError(f"call {call_id} has no report version {version}")
+    call = await store.get_call(call_id)
+    if call is None:
+        raise StoreError(f"no call {call_id!r} in {cfg.store.path}")
+    if job is None:
+        job = await _stored_job(store, call.get("job_id"))
+    if job is None:
+        raise StoreError(
+            f"call {call_id} has no report yet and its job {call.get('job_id')!r} is not "
+            "imported; pass --job FILE to score it"
+        )
+    scored = await score_call(
+        store,
+        call_id,
+        job,
+        compliance=cfg.compliance.mode,
+        feedback_scores=cfg.reports.feedback_scores,
+        rater=llm.from_config(cfg.scoring),
+        report_url=cfg.api.public_url,
+    )
+    return scored.to_dict()
 
 
 async def _stored_job(store: Store, job_id: str | None) -> Job | None:
