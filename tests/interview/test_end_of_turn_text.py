@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.interview.session import reads_finished
+from voicebot.speech.turn import reads_finished
 
 FINISHED = [
     "Two weeks.",

@@ -56,6 +56,8 @@ QUIET = 10  # the candidate answers 200 ms after the bot has finished
 MAX_TICKS = 6000  # two minutes of call: a script that never ends fails instead of hanging
 HANGOVER_MS = 700
 EARLY_END_MS = 300  # a short answer that reads as finished ends after this much silence
+COMPLETE_END_MS = 200  # ... and one that holds what was asked (a sum, a yes) after this
+TRAILING_MS = 1500  # one trailing off on "and" waits this long
 SILENT = bytes(FRAME)
 
 YES = "Yes, that is fine."
@@ -295,7 +297,9 @@ class FakeCall:
 
 
 class FakeRecognizer:
-    """Knows the script's sentences by their opening audio; anything else is not words."""
+    """Knows the script's sentences by their opening audio; anything else is not words. A
+    sentence whose last voiced frames are not in the audio yet (a speculative decode at a
+    pause inside it) is heard only up to its first comma, or its first half."""
 
     def __init__(
         self, engine: FakeRecognizerEngine, sample_rate: int, context: str, language: str
@@ -332,10 +336,26 @@ class FakeRecognizer:
         self._speculation: tuple[int, Transcript] | None = None
 
     def _decode(self) -> Transcript:
-        for opening, text in self.engine.lexicon.items():
+        for opening, (text, ending) in self.engine.lexicon.items():
             if opening in self._audio:
-                return Transcript(text, confidence=0.9, engine="fake")
+                heard = text if ending in self._audio else _beginning(text)
+                return Transcript(heard, confidence=0.9, engine="fake")
         return Transcript("", confidence=0.0, engine="fake")
+
+
+def _beginning(text: str) -> str:
+    """What a recognizer makes of a sentence cut short: up to its first comma, else half."""
+    if "," in text:
+        return text[: text.index(",") + 1]
+    words = text.split()
+    return " ".join(words[: max(1, len(words) // 2)]).rstrip(".?!")
+
+
+def _ending(pcm: bytes) -> bytes:
+    """The last three voiced frames of a sentence's audio, as the line carries them."""
+    loud = [i for i, f in enumerate(split_frames(pcm)) if is_bot_audio(f)]
+    last = (loud[-1] + 1) if loud else len(pcm) // FRAME
+    return b"".join(list(split_frames(pcm))[max(0, last - 3) : last])
 
 
 class FakeRecognizerEngine:
@@ -343,7 +363,10 @@ class FakeRecognizerEngine:
 
     def __init__(self, script: list[Step]) -> None:
         self.lexicon = {
-            espeak_pcm(s.text)[: 3 * FRAME]: s.text if s.heard is None else s.heard
+            (pcm := espeak_pcm(s.text))[: 3 * FRAME]: (
+                s.text if s.heard is None else s.heard,
+                _ending(pcm),
+            )
             for s in script
             if isinstance(s, Speak)
         }
@@ -451,7 +474,11 @@ async def interview(
         store=store,
         interview=InterviewConfig(**options),
         speech=SpeechConfig(
-            vad_hangover_ms=HANGOVER_MS, early_end_ms=EARLY_END_MS, **(speech_options or {})
+            vad_hangover_ms=HANGOVER_MS,
+            early_end_ms=EARLY_END_MS,
+            complete_end_ms=COMPLETE_END_MS,
+            trailing_end_ms=TRAILING_MS,
+            **(speech_options or {}),
         ),
         clock=call.now,
         transfer_target="6000" if transfer_to is not None else "",
@@ -525,14 +552,15 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     # by default the recognizer gets the call's language but no context (speed first)
     assert {(c, lang) for _, c, lang in done.asr.contexts} == {("", "en")}
 
-    # the timeline holds together; every reply to a short, finished sentence came within
-    # 100 ms of the early end of turn, long before the full hangover, and the reply to the
-    # story (a behavioural question) waited the hangover: stories have pauses in them
+    # the timeline holds together; every reply to a short answer that holds what was asked
+    # (a yes, a sum, a duration, years) came within 100 ms of the 200 ms end of turn, long
+    # before the full hangover, and the reply to the story (a behavioural question) waited the
+    # hangover: stories have pauses in them
     assert all(t.started_at <= t.ended_at for t in stored)
     assert [t.ended_at for t in stored] == sorted(t.ended_at for t in stored)
     replies = [t for t in stored if t.speaker == "bot" and t.kind in ("ask", "goodbye")]
     *short, after_story = [t.latency_ms for t in replies]
-    assert all(EARLY_END_MS - 1 < ms < EARLY_END_MS + 100 for ms in short), short
+    assert all(COMPLETE_END_MS - 1 < ms < COMPLETE_END_MS + 100 for ms in short), short
     assert after_story > HANGOVER_MS - 1, after_story  # waited, never ended early
 
     # every prompt played in full and uncut, one stretch of audio per bot turn
@@ -552,9 +580,15 @@ async def test_with_asr_context_each_answer_is_decoded_with_its_question() -> No
 
 
 @pytest.mark.parametrize(
-    ("heard", "silence_ms"), [("Six years.", EARLY_END_MS), ("Six years and", HANGOVER_MS)]
+    ("heard", "silence_ms"),
+    [
+        ("Ninety thousand a year.", COMPLETE_END_MS),  # the salary asked for, said to its end
+        ("Six years.", EARLY_END_MS),  # reads finished, but holds no sum
+        ("Six years", HANGOVER_MS),  # no final stop: not known to be finished
+        ("Six years and", TRAILING_MS),  # more is coming
+    ],
 )
-async def test_only_a_finished_sentence_ends_the_turn_before_the_full_hangover(
+async def test_the_silence_that_ends_a_turn_depends_on_what_was_said_to_what_was_asked(
     heard: str, silence_ms: int
 ) -> None:
     script: list[Step] = [

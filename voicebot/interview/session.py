@@ -38,6 +38,7 @@ from voicebot.dialogue.policy import (
 )
 from voicebot.speech.asr import Recognizer, RecognizerEngine, Transcript
 from voicebot.speech.tts import Synthesizer
+from voicebot.speech.turn import TurnTiming, silence_needed_ms
 from voicebot.speech.vad import (
     SilenceBegan,
     SpeechEnded,
@@ -53,34 +54,7 @@ log = logging.getLogger(__name__)
 PREROLL_FRAMES = 10  # 200 ms before the VAD's start decision, so the first word is whole
 PAUSE_MS = 120  # silence before the VAD reports SilenceBegan and speculative decoding starts
 PAUSE_REPORTED_S = PAUSE_MS / 1000
-_CONTINUATIONS = frozenset(
-    "and but so or because um uh er the a an to of that with my i if then like".split()
-)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-# a Mandarin answer trailing off on these has more to come: 然后… 因为… 就是…
-_CONTINUATIONS_ZH = (
-    "然后", "还有", "就是", "因为", "所以", "而且", "但是", "可是", "不过", "那个", "这个", "如果",
-    "的话", "比如", "嗯", "呃", "额", "和", "跟", "或者", "还是", "以及", "首先", "其次",
-)  # fmt: skip
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def reads_finished(text: str) -> bool:
-    """Whether a partial transcript already reads as a finished answer: English needs its
-    final stop and no dangling "and"/"um"; Mandarin (often unpunctuated by the recognizer)
-    must not end on a comma or a connective such as 然后 / 因为 / 就是."""
-    text = text.strip()
-    if not text or text.endswith(("...", "…")):
-        return False
-    if _CJK.search(text):
-        if text[-1] in "，,、：:；;":
-            return False
-        body = text.rstrip("。？！?!. ")
-        return bool(body) and not body.endswith(_CONTINUATIONS_ZH)
-    if text[-1] not in ".?!":
-        return False
-    words = text.rstrip(".?!").split()
-    return bool(words) and words[-1].lower() not in _CONTINUATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +123,20 @@ class InterviewSession:
         self.transfer_target = transfer_target
         self.voicemail_message = voicemail_message
         self.record = record
+        early = speech.early_end_ms > 0  # 0: every turn waits the hangover (or longer)
+        self._timing = TurnTiming(
+            complete_ms=speech.complete_end_ms if early else speech.vad_hangover_ms,
+            finished_ms=speech.early_end_ms if early else speech.vad_hangover_ms,
+            hangover_ms=speech.vad_hangover_ms,
+            trailing_ms=max(speech.trailing_end_ms, speech.vad_hangover_ms),
+            max_short_s=speech.early_end_max_s,
+        )
+        # the VAD ends a turn after the longest wait; the session ends most turns sooner
         self.vad = VoiceActivityDetector(
             call.sample_rate,
             speech.vad_aggressiveness,
             speech.vad_start_ms,
-            speech.vad_hangover_ms,
+            self._timing.trailing_ms,
             pause_ms=PAUSE_MS,
         )
         self.result = SessionResult(self.call_id, "caller_hangup", None)
@@ -169,10 +152,10 @@ class InterviewSession:
         self._hung_up = asyncio.Event()  # the call ended, whoever ended it
         self._hangup: HungUp | None = None
         self._ending = False  # the session itself is hanging up (or handing the call over)
-        self._hangover_s = speech.vad_hangover_ms / 1000
-        self._early_end_s = speech.early_end_ms / 1000
-        self._story_questions = {q.id for q in ctx.plan.questions if q.kind == "behavioral"}
-        self._early_end_max_s = speech.early_end_max_s
+        self._hangover_s = self._timing.trailing_ms / 1000  # the VAD's own end of turn
+        self._kinds = {q.id: q.kind for q in ctx.plan.questions}
+        self._turn_kinds: dict[int, str] = {}  # turn -> the kind of answer its prompt asks for
+        self._locale = ctx.locale
         self._asked_text = ""  # the question's words: the recognizer decodes in their light
         self._asr_context = speech.asr_context
         self._language = ctx.locale.split("-")[0].split("_")[0]  # "zh-CN" -> "zh"
@@ -535,6 +518,8 @@ class InterviewSession:
         self._turn_starts.append(self.clock())
         self._turn_of.append((turn, say.question_id))
         if say.listen:
+            self._turn_kinds[turn] = self._kinds.get(say.question_id or "", say.kind)
+        if say.listen:
             self._answer_turn, self._answer_question = turn, say.question_id
             self._reasking = False
 
@@ -610,7 +595,7 @@ class InterviewSession:
             held.append(frame)
             pause_frames += 1
             silent_s = PAUSE_REPORTED_S + pause_frames * FRAME_MS / 1000
-            if self._early_end_ok(recognizer, silent_s, speech_frames, prompt[1]):
+            if self._turn_over(recognizer, silent_s, speech_frames, prompt[0]):
                 self.vad.reset()
                 self._spawn_end(recognizer, started_at, now - silent_s, barged, prompt)
                 held, pause_frames = [], 0
@@ -630,23 +615,22 @@ class InterviewSession:
             and began - self._committed_end < self._gap_s
         )
 
-    def _early_end_ok(
-        self, recognizer: Recognizer, silent_s: float, frames: int, question_id: str | None
-    ) -> bool:
-        """A short answer that already reads as a finished sentence need not wait the hangover.
-
-        Stories (answers to behavioural questions and their follow-ups, whose first sentence
-        reads finished too), long answers and answers trailing off on "and", "um", 然后…
-        keep the full hangover: candidates pause between sentences and to think.
-        """
-        if self._early_end_s <= 0 or silent_s < self._early_end_s:
-            return False
-        if question_id in self._story_questions:
-            return False
-        if frames * FRAME_MS / 1000 > self._early_end_max_s:
+    def _turn_over(self, recognizer: Recognizer, silent_s: float, frames: int, turn: int) -> bool:
+        """This much silence ends the turn, given what the candidate has said so far and what
+        they were asked (speech/turn.py): a complete short answer after 200 ms, one that reads
+        finished after early_end_ms, a story or an answer not yet decoded after the hangover,
+        one trailing off on "and", "um", 然后… after trailing_end_ms."""
+        if silent_s * 1000 < min(self._timing.complete_ms, self._timing.finished_ms):
             return False
         early = recognizer.early_result()
-        return early is not None and reads_finished(early.text)
+        needed = silence_needed_ms(
+            self._turn_kinds.get(turn),
+            early.text if early is not None else None,
+            frames * FRAME_MS / 1000,
+            self._timing,
+            self._locale,
+        )
+        return silent_s * 1000 >= needed
 
     def _spawn_end(
         self,
