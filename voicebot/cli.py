@@ -95,9 +95,21 @@ def serve(
         def announce(line: str) -> None:
             typer.echo(f"voicebot: {line}", err=True)
 
-        await serve(cfg, job_def, bridge_name=bridge or "", announce=announce)
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await serve(cfg, job_def, bridge_name=bridge or "", announce=announce, stop=stop)
 
-    _run(main)
+    _run(main)  # a drained shutdown returns: exit 0
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM (a deploy, systemd, docker stop) and SIGINT set `stop`: `serve` drains live
+    calls instead of dying with them; a second signal is the same request again."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
 
 
 asterisk_app = typer.Typer(no_args_is_help=True, help="Asterisk/FreeSWITCH configuration.")

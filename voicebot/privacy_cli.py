@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from voicebot import pii
-from voicebot.config import Config
 
 pii_app = typer.Typer(no_args_is_help=True, help="Keys of candidates' data at rest.")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm]?)\s*$")
@@ -42,19 +41,11 @@ def parse_age(text: str) -> float:
     return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
-def delete_recordings(cfg: Config, call_ids: list[str]) -> int:
-    """The audio files of erased calls (`<recordings_dir>/<call id>.wav`); returns how many."""
-    removed = 0
-    base = Path(cfg.api.recordings_dir)
-    for call_id in dict.fromkeys(call_ids):
-        path = base / f"{call_id}.wav"
-        if path.parent == base and path.is_file():  # a call id is never a path
-            path.unlink()
-            removed += 1
-    return removed
+def _summary(cfg: Any, erased: Any) -> str:
+    """What went, recordings deleted from disk on the way."""
+    from voicebot.store.privacy import delete_recordings
 
-
-def _summary(erased: Any, recordings: int) -> str:
+    recordings = delete_recordings(cfg.api.recordings_dir, erased.recordings)
     c = erased.counts()
     return (
         f"{c['candidates']} candidate(s), {c['calls']} call(s): {c['turns']} turn(s), "
@@ -78,7 +69,7 @@ def register(app: typer.Typer) -> None:
         erased = _with_store(cfg, lambda s: privacy.erase(s, candidate_id, actor()))
         if erased is None:
             _fail(f"candidate {candidate_id!r} does not exist")
-        typer.echo(f"erased {_summary(erased, delete_recordings(cfg, erased.recordings))}")
+        typer.echo(f"erased {_summary(cfg, erased)}")
 
     @app.command("purge")
     def purge(
@@ -100,7 +91,7 @@ def register(app: typer.Typer) -> None:
         else:
             age = parse_age(older_than)
         erased = _with_store(cfg, lambda s: privacy.purge_older_than(s, age, "retention"))
-        typer.echo(f"purged {_summary(erased, delete_recordings(cfg, erased.recordings))}")
+        typer.echo(f"purged {_summary(cfg, erased)}")
 
     @pii_app.command("rotate")
     def pii_rotate(config: ConfigOpt = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ SNIPPET_FILES = (
     REPO / "dialplans" / "freeswitch-voicebot.xml",
 )
 BRIDGES = ("sip", "ari", "agi", "freeswitch")
+log = logging.getLogger(__name__)
 
 
 def make_bridge(cfg: Config, on_incoming: IncomingHandler | None, name: str = "") -> Bridge:
@@ -101,6 +103,12 @@ def candidate_of(call: Call) -> str | None:
     return variables.get("CANDIDATE_ID") or variables.get("candidate_id")
 
 
+GOODBYE = {
+    "en": "I'm sorry, we have to end the call here. Thank you for your time. Goodbye.",
+    "zh": "抱歉，我们需要在这里结束通话。感谢您的时间，再见。",
+}
+
+
 async def serve(
     cfg: Config,
     job: Job,
@@ -109,31 +117,160 @@ async def serve(
     announce: Callable[[str], None] = print,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Interview everyone the bridge hands over until `stop` is set (or forever)."""
+    """Interview everyone the bridge hands over until `stop` is set (or forever), then drain:
+    take no new calls, give live interviews `shutdown_grace_s` to finish, end the rest with a
+    short goodbye and a hang-up, and close every row before the store closes."""
+    from voicebot import pii
     from voicebot.interview.runner import Interviewer
     from voicebot.store import Store
 
-    store = await Store.open(cfg.store.path)
+    store = await Store.open(cfg.store.path, pii.keys(cfg.pii))
     try:
         interviewer = await Interviewer.create(cfg, store=store)
         await interviewer.warm_prompts(job)
         bridge: Bridge | None = None
+        drain = Drain(cfg.shutdown_grace_s)
 
         async def on_call(call: Call) -> None:
             assert bridge is not None
-            await interviewer.interview(
-                call, job, bridge=bridge.name, candidate_id=candidate_of(call)
-            )
+            name = bridge.name
+
+            async def run(held: Call) -> Any:
+                return await interviewer.interview(
+                    held, job, bridge=name, candidate_id=candidate_of(call)
+                )
+
+            if not await drain.run(call, run):
+                await say_goodbye(interviewer, job, call)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(call.hangup(), 5)
 
         bridge = make_bridge(cfg, on_call, bridge_name)
         await bridge.start()
         try:
             announce(describe(cfg, bridge))
             await (stop or asyncio.Event()).wait()
+            stop_taking_calls(bridge)
+            announce(
+                f"shutting down: {drain.live} live interview(s), "
+                f"up to {cfg.shutdown_grace_s:g} s to finish"
+            )
+            await drain.finish()
         finally:
             await bridge.stop()
     finally:
         await store.close()
+
+
+def stop_taking_calls(bridge: Any) -> None:
+    """New calls are refused from now on: SIP answers 503 with Retry-After; other bridges
+    stop handing calls over (a call already on its way is hung up by `Drain.run`)."""
+    if hasattr(bridge, "draining"):
+        bridge.draining = True
+    elif hasattr(bridge, "on_incoming"):
+        bridge.on_incoming = None
+
+
+class HeldCall:
+    """The call as the interview sees it. Once the drain cuts the interview, the session's
+    own hang-up (in its cleanup) is held, so a goodbye can still be said; the drain's handler
+    hangs up after it."""
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+        self.held = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
+
+    async def hangup(self) -> None:
+        if not self.held:
+            await self._call.hangup()
+
+
+class Drain:
+    """The interviews in progress, so a shutdown can wait for them and then cut the rest."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.draining = False
+        self._interviews: dict[asyncio.Task[Any], HeldCall] = {}
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    @property
+    def live(self) -> int:
+        return len(self._interviews)
+
+    async def run(self, call: Call, interview: Callable[[Any], Any]) -> bool:
+        """Run one interview; False when the shutdown cut it (or came before it began): the
+        caller then says goodbye and hangs up. Its row is closed either way."""
+        me = asyncio.current_task()
+        if self.draining or me is None:
+            return False
+        held = HeldCall(call)
+        task = asyncio.create_task(interview(held))
+        self._interviews[task] = held
+        self._handlers.add(me)
+        try:
+            await task
+            return True
+        except asyncio.CancelledError:
+            if not task.cancelled() or me.cancelling():
+                raise  # this handler itself was cancelled, not the interview by the drain
+            return False
+        finally:
+            self._interviews.pop(task, None)
+            self._handlers.discard(me)
+            if not task.done():
+                task.cancel()
+
+    async def finish(self) -> None:
+        """Stop taking interviews, wait up to the grace period, cut what is left (the
+        runner closes each cut row as `interrupted`), then wait for the goodbyes."""
+        self.draining = True
+        handlers = set(self._handlers)
+        if self._interviews:
+            _, late = await asyncio.wait(set(self._interviews), timeout=self.grace_s)
+            for task in late:
+                if task in self._interviews:
+                    self._interviews[task].held = True
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=10)
+        if handlers:
+            await asyncio.wait(handlers, timeout=15)
+
+
+async def say_goodbye(interviewer: Any, job: Job, call: Call, limit_s: float = 8.0) -> None:
+    """A short goodbye on a call the shutdown cut, if the voice can say it; never raises."""
+    import numpy as np
+
+    from voicebot.media.resample import resample
+    from voicebot.telephony.base import frame_bytes
+
+    if call.ended:
+        return
+    locale = job.locale or interviewer.cfg.interview.locale
+    text = GOODBYE["zh" if locale.startswith("zh") else "en"]
+    try:
+        async with asyncio.timeout(limit_s):
+            tts = await interviewer.tts_for(locale)
+            pcm = await tts.render(text)
+            if tts.sample_rate != call.sample_rate:
+                pcm = resample(pcm, tts.sample_rate, call.sample_rate).astype(np.int16).tobytes()
+            call.clear_output()
+            size = frame_bytes(call.sample_rate)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            frames = [pcm[i : i + size].ljust(size, b"\0") for i in range(0, len(pcm), size)]
+            for frame in frames:
+                if call.ended:
+                    return
+                await call.send(frame)
+            # the queue still plays out: hang up after the last frame is heard
+            await asyncio.sleep(max(0.0, len(frames) * 0.02 - (loop.time() - started)) + 0.2)
+    except Exception as e:  # a goodbye is a courtesy; the hang-up follows regardless
+        log.warning("call %s: no goodbye on shutdown: %s", call.call_id, e)
 
 
 def asterisk_snippet(cfg: Config) -> str:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from voicebot.pii import PiiError, PiiKeys
@@ -261,6 +262,19 @@ def purge(conn: sqlite3.Connection, cutoff: float, actor: str, now: float) -> Er
     _forget_calls(conn, old_calls, out)
     audit(conn, actor, "purge", None, {**out.counts(), "older_than": now - cutoff}, now)
     return out
+
+
+def delete_recordings(recordings_dir: str | Path, call_ids: list[str]) -> int:
+    """The audio files of erased calls (`<recordings_dir>/<call id>.wav`, as the ARI bridge
+    fetches them); returns how many were removed."""
+    removed = 0
+    base = Path(recordings_dir)
+    for call_id in dict.fromkeys(call_ids):
+        path = base / f"{call_id}.wav"
+        if path.parent == base and path.is_file():  # a call id is never a path
+            path.unlink()
+            removed += 1
+    return removed
 
 
 # async entry points ----------------------------------------------------------------------------

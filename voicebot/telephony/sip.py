@@ -435,6 +435,7 @@ class SipEndpoint:
     def __init__(self, cfg: SipConfig, on_incoming: IncomingHandler | None = None) -> None:
         self.cfg = cfg
         self.on_incoming = on_incoming
+        self.draining = False  # shutting down: new INVITEs get 503 + Retry-After (serve.drain)
         self.public_host = cfg.public_host or cfg.listen_host
         self.port = cfg.listen_port
         # the registrar's host:port, so a bare extension routes there and not to :5060
@@ -771,6 +772,11 @@ class SipEndpoint:
             return
         if req.call_id in self._calls:  # a new transaction for a live call's id: merged
             self._reply(req, addr, 482, "Loop Detected")  # (RFC 3261 8.2.2.2), not a takeover
+            return
+        if self.draining:  # a deploy: another instance (or this one, restarted) takes it
+            resp = response_for(req, 503, "Service Unavailable", to_tag=new_tag())
+            resp.add("Retry-After", "30")
+            self._send_response(req, resp, addr)
             return
         if len(self._calls) >= self.cfg.max_calls or self.on_incoming is None:
             self._reply(req, addr, 486, "Busy Here")
