@@ -94,3 +94,49 @@ async def stored_call(store: Store, job: Job, answers: dict[str, str], call_id: 
                 t["question_id"],
             )
         )
+
+
+async def candidate_call(
+    store: Store,
+    job: Job,
+    answers: dict[str, str],
+    call_id: str,
+    *,
+    name: str = "Ann Lee",
+    phone: str = "+15551234567",
+    consent_recording: bool = True,
+) -> str:
+    """A call by an imported candidate of an imported job (name, time zone, consent to be
+    recorded), answered at 1000 s and ended at 1754 s; returns the candidate's id."""
+    from voicebot.store import hr
+
+    await hr.upsert_job(store, job.id, job.title, {"id": job.id, "title": job.title})
+    record = hr.CandidateRecord(
+        job_id=job.id,
+        phone_e164=phone,
+        timezone="Asia/Shanghai",
+        name=name,
+        consent_recording=consent_recording,
+    )
+    await hr.upsert_candidates(store, [record])
+    cand = next(c for c in await hr.list_candidates(store, job.id) if c["phone_e164"] == phone)
+    await store.call_started(
+        call_id,
+        direction="outbound",
+        bridge="sip",
+        remote=f"sip:{phone}@pbx",
+        started_at=998.0,
+        job_id=job.id,
+        candidate_id=cand["id"],
+    )
+    await store.call_answered(call_id, 1000.0)
+    await store.set_consent(call_id, True)
+    for t in interview_turns(job, answers):
+        await store.add_turn(
+            TurnRecord(
+                call_id, t["seq"], t["speaker"], t["kind"], t["text"], t["started_at"],
+                t["ended_at"], t["question_id"],
+            )
+        )  # fmt: skip
+    await store.call_ended(call_id, at=1754.0, outcome="completed")
+    return str(cand["id"])

@@ -91,10 +91,11 @@ def _env(lang: str) -> Environment:
 
 
 def mmss(seconds: float | None) -> str:
-    """Time from the call's start as mm:ss (minutes go past 59 rather than add hours)."""
+    """Time from the call's start as mm:ss, as a clock reads it (9.6 s is 00:09); minutes go
+    past 59 rather than add hours."""
     if seconds is None:
         return "–"
-    total = max(0, round(seconds))
+    total = max(0, int(seconds))
     return f"{total // 60:02d}:{total % 60:02d}"
 
 
