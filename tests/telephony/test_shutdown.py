@@ -22,7 +22,7 @@ from tests.telephony.test_sip_calls import HOST, RawCaller
 REPO = Path(__file__).resolve().parents[2]
 JOB = REPO / "examples" / "jobs" / "backend-engineer.yaml"
 GRACE_S = 2.0
-pytestmark = [pytest.mark.models, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def free_udp_port() -> int:
@@ -34,7 +34,7 @@ def free_udp_port() -> int:
 def start_serve(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     config = tmp_path / "voicebot.toml"
     config.write_text(
-        f'shutdown_grace_s = {GRACE_S}\n'
+        f"shutdown_grace_s = {GRACE_S}\n"
         f'[sip]\nlisten_host = "{HOST}"\nlisten_port = {port}\n'
         f'[store]\npath = "{tmp_path / "voicebot.db"}"\n'
         f'[pii]\nkey_file = "{tmp_path / "pii.key"}"\n'
@@ -76,6 +76,7 @@ def call_row(db: Path, call_id: str) -> tuple[float | None, str | None]:
     return row[0], row[1]
 
 
+@pytest.mark.models
 async def test_sigterm_ends_the_live_call_with_goodbye_and_bye_closes_its_row_and_exits_0(
     tmp_path: Path,
 ) -> None:
@@ -109,6 +110,43 @@ async def test_sigterm_ends_the_live_call_with_goodbye_and_bye_closes_its_row_an
         ended_at, outcome = call_row(tmp_path / "voicebot.db", alice.call_id)
         assert ended_at is not None and outcome == "interrupted"
         print(f"SIGTERM -> BYE {bye_at - sent_term:.2f} s (grace {GRACE_S} s), exit {rc}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_the_api_server_exits_0_on_sigterm(tmp_path: Path) -> None:
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VOICEBOT_STORE__PATH": str(tmp_path / "voicebot.db"),
+        "VOICEBOT_PII__KEY_FILE": str(tmp_path / "pii.key"),
+        "VOICEBOT_SHUTDOWN_GRACE_S": "2",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicebot.cli", "api", "--host", HOST, "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the API never answered"
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+        assert rc == 0, proc.communicate()[1][-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()

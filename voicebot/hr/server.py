@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -25,10 +25,25 @@ from voicebot.store import Store
 log = logging.getLogger(__name__)
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM it handled once HTTP has stopped, which killed the
+    process before the dialers drained: here the signal only asks the server to stop, and
+    `serve` returns (exit 0) after the drain."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
 async def serve(cfg: Config, *, host: str, port: int) -> None:
     store = await Store.open(cfg.store.path)
     sender = WebhookSender(store, cfg.webhooks)
     dialers: dict[str, asyncio.Task[str]] = {}
+    runners: dict[str, Dialer] = {}
     calling: tuple[Any, ...] | None = None
     opening = asyncio.Lock()
 
@@ -47,17 +62,26 @@ async def serve(cfg: Config, *, host: str, port: int) -> None:
             dialer = Dialer(
                 store, bridge, interviewer, scorer=scorer, report_url=cfg.api.public_url
             )
+            runners[campaign_id] = dialer
             dialers[campaign_id] = asyncio.create_task(dialer.run(campaign_id))
             dialers[campaign_id].add_done_callback(_log_end(campaign_id))
 
         app = create_app(store, cfg, launcher=launch)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        server = DrainingServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
         sending = asyncio.create_task(sender.run())
         try:
             await server.serve()
         finally:
             sender.stop()
             await sending
+            # SIGTERM (uvicorn's): dial nobody new, give live interviews the grace period,
+            # then cut the rest (their rows close as interrupted; the bridge sends the BYEs)
+            for dialer in runners.values():
+                dialer.stop()
+            live = [t for t in dialers.values() if not t.done()]
+            if live:
+                log.info("shutting down: %d campaign(s) finishing their calls", len(live))
+                await asyncio.wait(live, timeout=cfg.shutdown_grace_s)
             for task in dialers.values():
                 task.cancel()
             await asyncio.gather(*dialers.values(), return_exceptions=True)
