@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports
 APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox
   libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1
-  libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei)
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 

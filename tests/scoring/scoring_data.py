@@ -108,9 +108,12 @@ async def candidate_call(
 ) -> str:
     """A call by an imported candidate of an imported job (name, time zone, consent to be
     recorded), answered at 1000 s and ended at 1754 s; returns the candidate's id."""
+    import yaml
+
     from voicebot.store import hr
 
-    await hr.upsert_job(store, job.id, job.title, {"id": job.id, "title": job.title})
+    spec = yaml.safe_load((JOBS / f"{job.id}.yaml").read_text(encoding="utf-8"))
+    await hr.upsert_job(store, job.id, job.title, spec)
     record = hr.CandidateRecord(
         job_id=job.id,
         phone_e164=phone,

@@ -4,7 +4,13 @@ Pango libraries are loaded only when a PDF is asked for."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+# WeasyPrint warns of every CSS property it does not implement (SVG's `fill`): not the user's
+# business, and a PDF is still written
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
 class PdfError(RuntimeError):
