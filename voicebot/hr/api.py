@@ -6,24 +6,27 @@ error is a 422 naming the field (`loc`) and the reason (`msg`).
 """
 
 # no `from __future__ import annotations`: FastAPI must resolve the route-local `Auth` aliases
-import json
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field, ValidationError
 
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
+from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
 from voicebot.hr.importer import parse_candidate
-from voicebot.interview.plan import JobError, parse_job
+from voicebot.interview.plan import Job, JobError, field_lines, parse_job
+from voicebot.safeload import DocumentError, decode_text, load_json, load_yaml
 from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.db import StoreError
+from voicebot.store.hr import CandidateRecord
 
 # (campaign id) -> start dialling it in this process (or somewhere else)
 CampaignLauncher = Callable[[str], Awaitable[None]]
@@ -46,16 +49,82 @@ class CampaignIn(BaseModel):
 class OutcomeIn(BaseModel):
     candidate_id: str = Field(min_length=1)
     hired: bool | None = None
-    performance: float | None = Field(default=None, ge=1, le=5)
+    performance: float | None = Field(default=None, ge=1, le=5, allow_inf_nan=False)
     note: str | None = Field(default=None, max_length=2000)
 
 
-def _invalid(errors: list[tuple[list[str | int], str]]) -> HTTPException:
-    """A 422 in FastAPI's own shape, so clients parse one format for every validation error."""
-    return HTTPException(
-        422,
-        detail=[{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in errors],
-    )
+class JobCreated(BaseModel):
+    id: str
+    created: bool
+
+
+class CandidatesAdded(BaseModel):
+    inserted: int
+    updated: int
+    ids: list[str]
+
+
+class CampaignCreated(BaseModel):
+    id: str
+    targets: int
+    state: str
+
+
+class CampaignState(BaseModel):
+    id: str
+    state: str
+    dialer: bool | None = None
+
+
+class OutcomeRecorded(BaseModel):
+    candidate_id: str
+    recorded: bool
+
+
+_invalid = invalid
+_JOB_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/yaml": {"schema": {"type": "object"}},
+}}}  # fmt: skip
+_CANDIDATES_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": CandidatesIn.model_json_schema()},
+}}}  # fmt: skip
+
+
+def _job_from_body(raw: bytes, content_type: str) -> tuple[Job, dict[str, Any]]:
+    """Parse and validate a job body (CPU work on up to max_body_bytes: run off the loop)."""
+    try:
+        if "yaml" in content_type:
+            spec, node = load_yaml(raw, "body")
+        else:
+            spec, node = load_json(decode_text(raw, "body"), "body"), None
+    except DocumentError as e:
+        at = f"line {e.line}: " if e.line else ""
+        raise _invalid([([], f"not valid JSON or YAML: {at}{e.why}")]) from None
+    try:
+        job = parse_job(spec, source="body", lines=field_lines(node))
+    except JobError as e:
+        raise _invalid([(e.field.replace("]", "").replace("[", ".").split("."), e.why)]) from None
+    return job, {**spec, "id": job.id}
+
+
+def _candidates_from_body(data: Any, job_id: str, region: str) -> list[CandidateRecord]:
+    """All or nothing: every row checked, one 422 naming each bad one (off the loop: 100 000
+    rows take seconds of phonenumbers work)."""
+    try:
+        body = CandidatesIn.model_validate(data)
+    except ValidationError as e:
+        raise _invalid([(list(err["loc"]), err["msg"]) for err in e.errors()]) from None
+    records, errors = [], []
+    for i, row in enumerate(body.candidates):
+        try:
+            records.append(parse_candidate(row, job_id, region))
+        except ValueError as e:
+            field, why = _split_reason(str(e))
+            errors.append((["candidates", i, *([field] if field else [])], why))
+    if errors:
+        raise _invalid(errors)
+    return records
 
 
 def _or_404(found: _T | None, what: str) -> _T:
@@ -74,11 +143,14 @@ def create_app(
 ) -> FastAPI:
     """The API over an open store; `launcher` starts a campaign's dialer when one is started."""
     cfg = cfg or Config()
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with Swagger UI and ReDoc served from here
         title="voicebot HR API",
         version="1",
         description="Jobs, candidates, campaigns, interviews and hiring outcomes.",
+        max_body_size=cfg.api.max_body_bytes,
+        swagger_ui_parameters={"validatorUrl": None},  # the validator badge calls out
     )
+    app.router.route_class = SafeJSONRoute
 
     async def role(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -109,57 +181,39 @@ def create_app(
     # jobs -------------------------------------------------------------------------------------
 
     @app.post(
-        "/jobs",
-        status_code=201,
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "object"}},
-        }}},
+        "/jobs", status_code=201, response_model=JobCreated, openapi_extra=_JOB_BODY,
+        responses=responses(401, 409, 413, 422),
     )  # fmt: skip
     async def put_job(request: Request, _: Auth) -> dict[str, Any]:
         """A job as JSON, or as YAML (the job file itself; YAML keeps integer keys such as
         anchor levels, which JSON objects cannot)."""
         raw = await request.body()
-        try:
-            if "yaml" in request.headers.get("content-type", ""):
-                spec = yaml.safe_load(raw)
-            else:
-                spec = json.loads(raw)
-        except (ValueError, yaml.YAMLError) as e:
-            raise _invalid([([], f"not valid JSON or YAML: {e}")]) from None
-        try:
-            job = parse_job(spec, source="body")
-        except JobError as e:
-            raise _invalid(
-                [(e.field.replace("]", "").replace("[", ".").split("."), e.why)]
-            ) from None
-        created = await db.upsert_job(store, job.id, job.title, {**spec, "id": job.id})
+        ctype = request.headers.get("content-type", "")
+        job, spec = await asyncio.to_thread(_job_from_body, raw, ctype)
+        created = await db.upsert_job(store, job.id, job.title, spec)
         return {"id": job.id, "created": created}
 
-    @app.get("/jobs")
+    @app.get("/jobs", responses=responses(401))
     async def jobs(_: Auth) -> list[dict[str, Any]]:
         return await db.list_jobs(store)
 
-    @app.get("/jobs/{job_id}")
+    @app.get("/jobs/{job_id}", responses=responses(401, 404))
     async def job(job_id: str, _: Auth) -> dict[str, Any]:
         return _or_404(await db.get_job_spec(store, job_id), f"job {job_id}")
 
     # candidates -------------------------------------------------------------------------------
 
-    @app.post("/jobs/{job_id}/candidates")
-    async def add_candidates(job_id: str, body: CandidatesIn, _: Auth) -> dict[str, Any]:
+    @app.post(
+        "/jobs/{job_id}/candidates", response_model=CandidatesAdded,
+        openapi_extra=_CANDIDATES_BODY, responses=responses(401, 404, 409, 413, 422),
+    )  # fmt: skip
+    async def add_candidates(job_id: str, request: Request, _: Auth) -> dict[str, Any]:
         """All or nothing: one bad candidate is a 422 naming it, and nothing is stored."""
         if await db.get_job_spec(store, job_id) is None:
             raise HTTPException(404, f"job {job_id} not found")
-        records, errors = [], []
-        for i, row in enumerate(body.candidates):
-            try:
-                records.append(parse_candidate(row, job_id, cfg.campaigns.default_region))
-            except ValueError as e:
-                field, why = _split_reason(str(e))
-                errors.append((["candidates", i, *([field] if field else [])], why))
-        if errors:
-            raise _invalid(errors)
+        data = await request.json()  # parsed off the loop when big (SafeJSONRoute)
+        region = cfg.campaigns.default_region
+        records = await asyncio.to_thread(_candidates_from_body, data, job_id, region)
         inserted, updated = await db.upsert_candidates(store, records)
         return {
             "inserted": inserted,
@@ -167,17 +221,20 @@ def create_app(
             "ids": [r.id for r in records],
         }
 
-    @app.get("/jobs/{job_id}/candidates")
+    @app.get("/jobs/{job_id}/candidates", responses=responses(401))
     async def candidates(job_id: str, _: Auth) -> list[dict[str, Any]]:
         return await db.list_candidates(store, job_id)
 
-    @app.get("/candidates/{candidate_id}")
+    @app.get("/candidates/{candidate_id}", responses=responses(401, 404))
     async def candidate(candidate_id: str, _: Auth) -> dict[str, Any]:
         return _or_404(await db.get_candidate(store, candidate_id), f"candidate {candidate_id}")
 
     # campaigns --------------------------------------------------------------------------------
 
-    @app.post("/campaigns", status_code=201)
+    @app.post(
+        "/campaigns", status_code=201, response_model=CampaignCreated,
+        responses=responses(401, 403, 409, 413, 422),
+    )  # fmt: skip
     async def create_campaign(body: CampaignIn, _: HrAuth) -> dict[str, Any]:
         from voicebot.campaigns.settings import settings_from_config
 
@@ -196,16 +253,19 @@ def create_app(
     async def _campaign(campaign_id: str) -> dict[str, Any]:
         return _or_404(await db.get_campaign(store, campaign_id), f"campaign {campaign_id}")
 
-    @app.get("/campaigns")
+    @app.get("/campaigns", responses=responses(401))
     async def campaigns(_: Auth) -> list[dict[str, Any]]:
         return await db.list_campaigns(store)
 
-    @app.get("/campaigns/{campaign_id}")
+    @app.get("/campaigns/{campaign_id}", responses=responses(401, 404))
     async def campaign(campaign_id: str, _: Auth) -> dict[str, Any]:
         found = await _campaign(campaign_id)
         return {**found, "progress": await db.campaign_progress(store, campaign_id)}
 
-    @app.post("/campaigns/{campaign_id}/start")
+    @app.post(
+        "/campaigns/{campaign_id}/start", response_model=CampaignState,
+        responses=responses(401, 403, 404, 409),
+    )  # fmt: skip
     async def start(campaign_id: str, _: HrAuth) -> dict[str, Any]:
         found = await _campaign(campaign_id)
         if found["state"] == "done":
@@ -215,7 +275,10 @@ def create_app(
             await launcher(campaign_id)
         return {"id": campaign_id, "state": "running", "dialer": launcher is not None}
 
-    @app.post("/campaigns/{campaign_id}/pause")
+    @app.post(
+        "/campaigns/{campaign_id}/pause", response_model=CampaignState,
+        responses=responses(401, 403, 404, 409),
+    )  # fmt: skip
     async def pause(campaign_id: str, _: HrAuth) -> dict[str, Any]:
         await _campaign(campaign_id)
         await db.set_campaign_state(store, campaign_id, "paused")
@@ -226,7 +289,7 @@ def create_app(
     async def _call(call_id: str) -> dict[str, Any]:
         return _or_404(await store.get_call(call_id), f"interview {call_id}")
 
-    @app.get("/interviews/{call_id}")
+    @app.get("/interviews/{call_id}", responses=responses(401, 404))
     async def interview(call_id: str, _: Auth) -> dict[str, Any]:
         c = await _call(call_id)
         keys = ("id", "job_id", "candidate_id", "direction", "bridge", "started_at",
@@ -250,23 +313,29 @@ def create_app(
             raise HTTPException(404, f"interview {call_id} has no report yet")
         return report
 
-    @app.get("/interviews/{call_id}/report")
+    @app.get("/interviews/{call_id}/report", responses=responses(401, 404))
     async def report_json(call_id: str, _: Auth) -> Mapping[str, Any]:
         return await _report_or_404(call_id)
 
-    @app.get("/interviews/{call_id}/report.html", response_class=HTMLResponse)
+    @app.get(
+        "/interviews/{call_id}/report.html", response_class=HTMLResponse,
+        responses=responses(401, 404),
+    )  # fmt: skip
     async def report_html(call_id: str, _: Auth) -> str:
         from voicebot.scoring.report import render_html
 
         return render_html(dict(await _report_or_404(call_id)))
 
-    @app.get("/interviews/{call_id}/transcript")
+    @app.get("/interviews/{call_id}/transcript", responses=responses(401, 404))
     async def transcript(call_id: str, _: Auth) -> list[dict[str, Any]]:
         await _call(call_id)
         keys = ("seq", "speaker", "kind", "question_id", "text", "started_at", "ended_at")
         return [{k: getattr(t, k) for k in keys} for t in await store.turns(call_id)]
 
-    @app.get("/interviews/{call_id}/recording")
+    @app.get(
+        "/interviews/{call_id}/recording", response_class=FileResponse,
+        responses={200: {"content": {"audio/wav": {}}}, **responses(401, 403, 404)},
+    )  # fmt: skip
     async def recording(call_id: str, _: Auth) -> FileResponse:
         """Only when the candidate agreed to recording (import flag) and on the call."""
         c = await _call(call_id)
@@ -280,7 +349,7 @@ def create_app(
 
     # outcomes ---------------------------------------------------------------------------------
 
-    @app.post("/outcomes")
+    @app.post("/outcomes", response_model=OutcomeRecorded, responses=responses(401, 409, 413, 422))
     async def outcome(body: OutcomeIn, _: Auth) -> dict[str, Any]:
         if await db.get_candidate(store, body.candidate_id) is None:
             raise _invalid([(["candidate_id"], f"candidate {body.candidate_id!r} does not exist")])
