@@ -23,14 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # how many inputs one --n is worth per target (a connection costs more than a datagram)
-SCALE = {"parsers": 1.0, "sip": 1.0, "rtp": 1.0, "audiosocket": 0.02}
+SCALE = {"parsers": 1.0, "sip": 1.0, "rtp": 1.0, "audiosocket": 0.02, "documents": 0.01}
 
 
 def child(target: str, n: int, seed: int) -> None:
+    from tests.robustness.documents import fuzz_documents
     from tests.robustness.harness import TARGETS
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    report = asyncio.run(TARGETS[target](n, seed))  # type: ignore[operator]
+    targets = {**TARGETS, "documents": fuzz_documents}
+    report = asyncio.run(targets[target](n, seed))  # type: ignore[operator]
     print(json.dumps(dataclasses.asdict(report) | {"answered_pct": report.answered_pct}))
 
 
@@ -38,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=10000, help="inputs per target (scaled per kind)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--targets", default="parsers,sip,rtp,audiosocket")
+    ap.add_argument("--targets", default="parsers,sip,rtp,audiosocket,documents")
     ap.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "fuzz.json")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -68,8 +68,16 @@ def load_json(text: str | bytes, source: str) -> Any:
                 seen.add(key)
         return out
 
+    def finite(literal: str) -> float:
+        number = float(literal)
+        if not math.isfinite(number):  # 1e400
+            raise DocumentError(source, f"{literal:.40} is too large a number", None)
+        return number
+
     try:
-        data = json.loads(text, parse_constant=no_constant, object_pairs_hook=pairs)
+        data = json.loads(
+            text, parse_constant=no_constant, parse_float=finite, object_pairs_hook=pairs
+        )
     except RecursionError:
         raise _too_deep_json(text, source) from None
     except json.JSONDecodeError as e:
@@ -205,7 +213,12 @@ def load_yaml(text: str | bytes, source: str) -> tuple[Any, yaml.Node | None]:
     are checked on the node graph, before any object is built."""
     if isinstance(text, bytes):
         text = decode_text(text, source)
-    loader = _Loader(text, source)
+    try:
+        loader = _Loader(text, source)  # the reader checks every character here
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        why = f"character {chr(e.character)!r} is not allowed in YAML"
+        raise DocumentError(source, why, line) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -214,7 +227,7 @@ def load_yaml(text: str | bytes, source: str) -> tuple[Any, yaml.Node | None]:
         return loader.construct_document(node), node
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        problem = getattr(e, "problem", None) or str(e)
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
         line = mark.line + 1 if mark is not None else None
         raise DocumentError(source, f"not valid YAML: {problem}", line) from None
     finally:
