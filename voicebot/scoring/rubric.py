@@ -809,6 +809,9 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         ]
         relevant = len(own_kind) >= 2
     total = len(rub.features)
+    n_own = sum(
+        1 for f, k in zip(rub.features, rub.kinds, strict=True) if shown[f.id] and k != ["outcome"]
+    )
 
     # the rules, in order
     if not said or words < 3:
@@ -831,6 +834,8 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
         )
     elif relevance <= PARAMS["story_relevance"] and n < 2:
         level, rule = 2, "a story only loosely about the competency asked"
+    elif n_own == 0 and relevance <= 2 * PARAMS["story_relevance"]:
+        level, rule = 2, "a story whose only evidence for the competency is a result"
     elif weak and len([c for c in own if not c.weak]) < 2:
         level, rule = 2, "weak behaviour: escalated, or someone else's fix"
     elif n >= total:
