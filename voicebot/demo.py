@@ -26,6 +26,7 @@ from voicebot.interview.plan import Resume, build_plan, load_job
 from voicebot.interview.runner import Interviewer
 from voicebot.interview.session import SessionResult
 from voicebot.scoring import llm
+from voicebot.scoring.context import report_context
 from voicebot.scoring.pipeline import score_call, write_report_files
 from voicebot.speech.metrics import character_error_rate, word_error_rate
 from voicebot.speech.tts import PiperSynthesizer, Synthesizer
@@ -353,7 +354,8 @@ async def run_demo(
             rater=llm.from_config(cfg.scoring),
         )
         report = scored.to_dict()
-        files = await write_report_files(report, reports_dir or cfg.reports.dir)
+        context = await report_context(store, result.call_id, job_title=full_job.title)
+        files = await write_report_files(report, reports_dir or cfg.reports.dir, context=context)
         bot_cer = await _bot_cer(interviewer, locale, result, candidate.log) if zh else None
     finally:
         if interviewer is not None:

@@ -211,3 +211,55 @@ async def test_report_json_and_html_come_from_the_scoring_pipeline(
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     assert "<html" in html.text.lower()
     assert (await client.get("/interviews/call-9")).json()["report"] is True
+
+
+async def test_the_report_page_names_the_candidate_and_old_versions_stay_readable(
+    store: Store, client: httpx.AsyncClient
+) -> None:
+    from voicebot.campaigns.dialer import score_with_pipeline
+    from voicebot.hr.importer import import_jobs, load_stored_job
+    from voicebot.store.reports import save_report
+
+    ((job_id, _),) = await import_jobs(store, EXAMPLE_JOB)
+    await client.post(f"/jobs/{job_id}/candidates", json={"candidates": [GOOD]})
+    (cand,) = await db.list_candidates(store, job_id)
+    job = await load_stored_job(store, job_id)
+    await store.call_started(
+        "call-7", direction="outbound", bridge="sip", remote="+12125550100",
+        started_at=time.time(), job_id=job_id, candidate_id=cand["id"],
+    )  # fmt: skip
+    q = job.questions[0]
+    await store.add_turn(TurnRecord("call-7", 0, "bot", "ask", q.text, 1.0, 2.0, q.id))
+    await store.add_turn(
+        TurnRecord("call-7", 1, "candidate", "answer", "About 90k a year.", 2.0, 3.0, q.id)
+    )
+    await store.call_ended("call-7", at=time.time(), outcome="completed")
+    report = await score_with_pipeline(store, "call-7", job)
+    assert report is not None
+    page = (await client.get("/interviews/call-7/report.html")).text
+    assert "Ada" in page and job.title in page  # the name and the role, not ids
+    await save_report(store, "call-7", {**report, "overall": {**report["overall"], "score": 1.0}})
+    versions = (await client.get("/interviews/call-7/report/versions")).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    first = (await client.get("/interviews/call-7/report", params={"version": 1})).json()
+    assert first["overall"] == report["overall"]
+    assert (await client.get("/interviews/call-7/report", params={"version": 9})).status_code == 404
+
+
+async def test_deleting_a_candidate_erases_them_and_keeps_them_off_the_call_list(
+    store: Store, client: httpx.AsyncClient
+) -> None:
+    await client.post(f"/jobs/{JOB_ID}/candidates", json={"candidates": [GOOD]})
+    (cand,) = await db.list_candidates(store, JOB_ID)
+    system = await db.create_token(store, "ats", "system")
+    denied = await client.delete(
+        f"/candidates/{cand['id']}", headers={"Authorization": f"Bearer {system}"}
+    )
+    assert denied.status_code == 403
+    gone = await client.delete(f"/candidates/{cand['id']}")
+    assert gone.status_code == 200 and gone.json()["erased"] is True
+    assert (await client.get(f"/candidates/{cand['id']}")).json().get("name") in (None, "")
+    assert (await client.delete("/candidates/nobody")).status_code == 404
+    again = await client.post(f"/jobs/{JOB_ID}/candidates", json={"candidates": [GOOD]})
+    assert again.status_code == 200
+    assert [c for c in await db.list_candidates(store, JOB_ID) if c.get("name") == "Ada"] == []

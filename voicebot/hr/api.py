@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
@@ -227,6 +227,18 @@ def create_app(
     async def candidate(candidate_id: str, _: Auth) -> dict[str, Any]:
         return _or_404(await db.get_candidate(store, candidate_id), f"candidate {candidate_id}")
 
+    @app.delete("/candidates/{candidate_id}", responses=responses(401, 403, 404))
+    async def erase_candidate(candidate_id: str, role: HrAuth) -> dict[str, Any]:
+        """Forget a candidate: contact fields, turns, reports, recordings; the number's hash
+        stays on do-not-call; an audit row names the caller's role, never the person."""
+        from voicebot.store import privacy
+
+        erased = _or_404(
+            await privacy.erase(store, candidate_id, f"api:{role}"), f"candidate {candidate_id}"
+        )
+        removed = privacy.delete_recordings(cfg.api.recordings_dir, erased.recordings)
+        return {"id": candidate_id, "erased": True, **erased.counts(), "recordings": removed}
+
     # campaigns --------------------------------------------------------------------------------
 
     @app.post(
@@ -294,35 +306,50 @@ def create_app(
                 "answered_at", "ended_at", "outcome")  # fmt: skip
         out = {k: c[k] for k in keys}
         out["consent"] = None if c["consent"] is None else bool(c["consent"])
-        out["report"] = await _report(call_id) is not None
+        from voicebot.store.reports import get_report
+
+        out["report"] = await get_report(store, call_id) is not None
         return out
 
-    async def _report(call_id: str) -> Mapping[str, Any] | None:
-        try:
-            from voicebot.store.reports import get_report
-        except ImportError:
-            return None
-        return await get_report(store, call_id)
+    async def _report_or_404(call_id: str, version: int | None = None) -> Mapping[str, Any]:
+        from voicebot.store.reports import get_report
 
-    async def _report_or_404(call_id: str) -> Mapping[str, Any]:
         await _call(call_id)
-        report = await _report(call_id)
+        report = await get_report(store, call_id, version)
         if report is None:
-            raise HTTPException(404, f"interview {call_id} has no report yet")
+            missing = f"no version {version}" if version else "no report yet"
+            raise HTTPException(404, f"interview {call_id} has {missing}")
         return report
 
     @app.get("/interviews/{call_id}/report", responses=responses(401, 404))
-    async def report_json(call_id: str, _: Auth) -> Mapping[str, Any]:
-        return await _report_or_404(call_id)
+    async def report_json(
+        call_id: str, _: Auth, version: Annotated[int | None, Query(ge=1)] = None
+    ) -> Mapping[str, Any]:
+        """The newest report, or `version` (a rescore adds a version, never overwrites)."""
+        return await _report_or_404(call_id, version)
+
+    @app.get("/interviews/{call_id}/report/versions", responses=responses(401, 404))
+    async def report_versions(call_id: str, _: Auth) -> list[dict[str, Any]]:
+        from voicebot.store.reports import report_versions as versions
+
+        await _call(call_id)
+        return await versions(store, call_id)
 
     @app.get(
         "/interviews/{call_id}/report.html", response_class=HTMLResponse,
         responses=responses(401, 404),
     )  # fmt: skip
-    async def report_html(call_id: str, _: Auth) -> str:
-        from voicebot.scoring.report import render_html
+    async def report_html(
+        call_id: str, _: Auth, version: Annotated[int | None, Query(ge=1)] = None
+    ) -> str:
+        """The page HR reads: name, role, date, duration, checklists, the consented recording."""
+        from voicebot.scoring.pipeline import report_page
 
-        return render_html(dict(await _report_or_404(call_id)))
+        await _report_or_404(call_id, version)
+        html = await report_page(
+            store, call_id, version=version, recordings_dir=cfg.api.recordings_dir
+        )
+        return _or_404(html, f"report of interview {call_id}")
 
     @app.get("/interviews/{call_id}/transcript", responses=responses(401, 404))
     async def transcript(call_id: str, _: Auth) -> list[dict[str, Any]]:
