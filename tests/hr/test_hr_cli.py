@@ -112,3 +112,10 @@ def test_import_screens_against_must_haves_and_campaigns_skip_the_ineligible() -
     assert any("years of experience" in why for why in no["reasons"])
     created = run("campaign", "create", "--job", "backend-engineer")
     assert ": 3 candidates" in created.output
+
+
+def test_the_api_refuses_to_start_on_a_store_it_cannot_use(store_in_tmp: Path) -> None:
+    store_in_tmp.write_bytes(b"garbage, not a database" * 100)
+    result = run("api", "--port", "1")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"voicebot: store {store_in_tmp}: file is not a database"

@@ -547,9 +547,12 @@ def api(
 ) -> None:
     """Serve the HR API (and deliver webhooks) with uvicorn."""
     from voicebot.hr.server import serve
+    from voicebot.store.db import StoreError
 
     cfg = _config(config)
     try:
         asyncio.run(serve(cfg, host=host or cfg.api.host, port=port or cfg.api.port))
+    except StoreError as e:  # an API on a store it cannot use would answer 500 to everything
+        _fail(str(e))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
