@@ -33,16 +33,24 @@ def test_a_complete_short_answer_ends_after_200_ms(kind: str, text: str) -> None
 @pytest.mark.parametrize(
     ("kind", "text"),
     [
-        ("salary", "It depends on the role."),  # finished, but no sum in it
+        ("salary", "I am hoping for a round."),  # Whisper's stop on "I am hoping for around"
+        ("salary", "It depends on the role."),
         ("years", "Quite a while."),
-        ("consent", "What is this about?"),
-        ("open", "I like the product."),
+        ("notice", "My notice period is."),
+        ("consent", "Um, let me think."),
     ],
 )
-def test_a_finished_answer_without_the_value_asked_for_ends_after_300_ms(
+def test_a_short_answer_without_what_was_asked_waits_longer_than_the_hangover(
     kind: str, text: str
 ) -> None:
     assert not complete_answer(kind, text)
+    assert silence_needed_ms(kind, text, 1.5, T) == 1500
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"), [("consent", "What is this about?"), ("open", "I like the product.")]
+)
+def test_a_question_back_or_a_finished_open_answer_ends_after_300_ms(kind: str, text: str) -> None:
     assert silence_needed_ms(kind, text, 1.5, T) == 300
 
 
@@ -66,12 +74,21 @@ def test_an_answer_trailing_off_waits_longer_than_the_hangover(text: str) -> Non
         assert silence_needed_ms(kind, text, 1.0, T) == 1500
 
 
+def test_a_whole_story_waits_the_hangover_though_it_reads_finished() -> None:
+    story = "Our API went down once, I rolled it back and it was fixed in minutes."
+    assert silence_needed_ms("behavioral", story, 3.0, T) == 700
+
+
 @pytest.mark.parametrize(
-    "text", ["Our API went down. I rolled it back.", "Six years.", "I led the migration."]
+    "text", ["Last year our payment service went down during a release.", "I led the migration."]
 )
-def test_a_story_waits_the_hangover_even_when_it_reads_finished(text: str) -> None:
+def test_a_story_without_its_action_or_result_yet_waits_longer(text: str) -> None:
     assert not trails_off(text)
-    assert silence_needed_ms("behavioral", text, 3.0, T) == 700
+    assert silence_needed_ms("behavioral", text, 3.0, T) == 1500
+
+
+def test_while_the_text_is_being_decoded_the_turn_waits_for_it() -> None:
+    assert silence_needed_ms("salary", None, 1.0, T, pending=True) == 1500
 
 
 def test_without_a_transcript_the_turn_waits_the_hangover() -> None:

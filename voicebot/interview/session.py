@@ -91,6 +91,12 @@ def _trim_lead(pcm: bytes, threshold: int = 200, keep: int = 40) -> bytes:
     return samples[max(0, int(loud[0]) - keep) :].tobytes()
 
 
+def _speculating(recognizer: Recognizer) -> bool:
+    """The recognizer's speculative decode is still running (those that can tell)."""
+    speculating = getattr(recognizer, "speculating", None)
+    return bool(speculating is not None and speculating())
+
+
 class InterviewSession:
     """Runs one interview to its end; `await run()` returns what happened."""
 
@@ -617,9 +623,11 @@ class InterviewSession:
 
     def _turn_over(self, recognizer: Recognizer, silent_s: float, frames: int, turn: int) -> bool:
         """This much silence ends the turn, given what the candidate has said so far and what
-        they were asked (speech/turn.py): a complete short answer after 200 ms, one that reads
-        finished after early_end_ms, a story or an answer not yet decoded after the hangover,
-        one trailing off on "and", "um", 然后… after trailing_end_ms."""
+        they were asked (speech/turn.py): a complete short answer after complete_end_ms; a finished
+        story, or an answer to an open question that reads finished, after the hangover or
+        early_end_ms; one not answered yet ("I am hoping for around"), a story still missing its
+        action or result, one trailing off on "and", "um", 然后… or still being decoded, only
+        after trailing_end_ms."""
         if silent_s * 1000 < min(self._timing.complete_ms, self._timing.finished_ms):
             return False
         early = recognizer.early_result()
@@ -629,6 +637,7 @@ class InterviewSession:
             frames * FRAME_MS / 1000,
             self._timing,
             self._locale,
+            pending=early is None and _speculating(recognizer),
         )
         return silent_s * 1000 >= needed
 

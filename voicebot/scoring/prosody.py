@@ -139,6 +139,10 @@ class _TappedRecognizer:
     def early_result(self) -> Transcript | None:
         return self.inner.early_result()
 
+    def speculating(self) -> bool:
+        speculating = getattr(self.inner, "speculating", None)
+        return bool(speculating is not None and speculating())
+
 
 def match_turns(turns: Sequence[TurnRecord], heard: Sequence[HeardAudio]) -> dict[int, dict]:
     """Turn seq → prosody, pairing the candidate's answer turns with the tapped utterances in

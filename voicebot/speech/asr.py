@@ -275,6 +275,13 @@ class WhisperRecognizer:
             return None
         return future.result()
 
+    def speculating(self) -> bool:
+        """A speculative decode of all the audio fed is running: `early_result()` will have
+        it soon (and `finish()` would wait for it anyway). Optional for a recognizer: the
+        session reads a missing one as False."""
+        spec = self._speculation
+        return spec is not None and spec[0] == len(self._audio) and not spec[1].done()
+
     def _decode(self) -> asyncio.Future[Transcript]:
         audio, engine = bytes(self._audio), self.engine
         return _in_executor(
@@ -396,6 +403,9 @@ class VoskRecognizer:
 
     def early_result(self) -> Transcript | None:
         return None  # Kaldi finals need the stream closed; vosk waits for the full hangover
+
+    def speculating(self) -> bool:
+        return False  # no early result ever comes: nothing to wait for
 
     def reset(self) -> None:
         self._utterance = _VoskUtterance(self.engine, self.sample_rate)

@@ -2,9 +2,11 @@
 and what they were asked.
 
 A person does not wait a fixed 700 ms: "Six years." to "how many years of Python?" is over at
-once, "about ninety thousand and" is not, and a story has pauses in it. The session asks
-`silence_needed_ms` on every silent frame of a pause, with the recognizer's partial transcript
-once it has one; the benchmark (scripts/bench_turns.py) asks the same function.
+once; "I am hoping for around" to the salary question is not answered yet, however Whisper
+punctuates it ("I am hoping for a round."); "about ninety thousand and" is not over, nor is a
+story with no action or result in it yet. The session asks `silence_needed_ms` on every silent
+frame of a pause, with the recognizer's partial transcript once it has one; the benchmark
+(scripts/bench_turns.py) asks the same function.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voicebot.dialogue.flow import explicit_yes, is_filler
+from voicebot.dialogue.flow import explicit_yes, is_filler, missing_star
 from voicebot.values import parse_duration, parse_money, parse_years
 
 _CONTINUATIONS = frozenset(
@@ -34,10 +36,10 @@ SHORT_KINDS = frozenset({"salary", "notice", "years", "yes_no", "consent"})
 class TurnTiming:
     """Silence, in ms, that ends a turn in each state (speech.* in the configuration)."""
 
-    complete_ms: int = 200  # a short answer that is complete: a salary with a number in it...
+    complete_ms: int = 400  # a short answer that is complete: a salary with a number in it...
     finished_ms: int = 300  # a short answer that reads finished (speech.early_end_ms)
     hangover_ms: int = 700  # nothing better known (speech.vad_hangover_ms)
-    trailing_ms: int = 1500  # trailing "and", "um", 然后, a comma: more is coming
+    trailing_ms: int = 2500  # trailing "and", "um", 然后, not answered yet: more is coming
     max_short_s: float = 6.0  # longer answers wait the hangover (speech.early_end_max_s)
 
 
@@ -76,7 +78,12 @@ def trails_off(text: str) -> bool:
 def complete_answer(kind: str | None, text: str, locale: str = "en") -> bool:
     """`text` already holds what a question of this kind asks for, said to its end: a sum for
     a salary, a duration for a notice period, a number of years, a yes or a no."""
-    if kind not in SHORT_KINDS or not reads_finished(text):
+    return reads_finished(text) and holds_value(kind, text, locale)
+
+
+def holds_value(kind: str | None, text: str, locale: str = "en") -> bool:
+    """`text` names what a short question of this kind asks for (anywhere in it)."""
+    if kind not in SHORT_KINDS:
         return False
     if kind == "salary":
         return parse_money(text, locale=locale) is not None
@@ -93,20 +100,33 @@ def silence_needed_ms(
     voiced_s: float,
     timing: TurnTiming,
     locale: str = "en",
+    *,
+    pending: bool = False,
 ) -> int:
     """How much silence ends this turn. `kind` is the question's ("salary", "behavioral",
     "consent"...; None when unknown), `text` the partial transcript (None while there is
-    none) and `voiced_s` how long the candidate has spoken.
+    none), `voiced_s` how long the candidate has spoken, and `pending` whether a decode that
+    will give the text is running (the reply needs that text anyway: ending the turn sooner
+    gains nothing, and the text may show the answer is not over).
 
-    Stories ("behavioral") never end before the hangover: their first sentence reads finished
-    and more follows. Nothing ends early on a guess: without a transcript, the hangover.
+    Stories ("behavioral") never end before the hangover, and wait longer while the story has
+    no action or result in it yet. Nothing ends early on a guess.
     """
-    if text is not None and trails_off(text):
-        return max(timing.trailing_ms, timing.hangover_ms)
-    if text is None or kind == "behavioral" or voiced_s > timing.max_short_s:
+    longest = max(timing.trailing_ms, timing.hangover_ms)
+    if text is None:
+        return longest if pending else timing.hangover_ms
+    if trails_off(text):
+        return longest
+    if kind == "behavioral":
+        return timing.hangover_ms if missing_star(text, locale) is None else longest
+    if voiced_s > timing.max_short_s:
         return timing.hangover_ms
-    if complete_answer(kind, text, locale):
-        return min(timing.complete_ms, timing.finished_ms)
-    if reads_finished(text):
-        return timing.finished_ms
-    return timing.hangover_ms
+    if kind in SHORT_KINDS:
+        if text.rstrip().endswith(("?", "？")):
+            return timing.finished_ms  # a question back ("what is this about?"): answer it
+        if not holds_value(kind, text, locale):
+            return longest  # not answered yet: "I am hoping for around", "Um, let me think."
+        return timing.complete_ms if reads_finished(text) else timing.hangover_ms
+    # an open answer that reads finished: no sooner than a complete short one
+    finished = max(timing.finished_ms, timing.complete_ms)
+    return finished if reads_finished(text) else timing.hangover_ms
