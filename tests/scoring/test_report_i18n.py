@@ -38,3 +38,14 @@ def test_english_is_the_source_and_an_unknown_language_falls_back_to_it() -> Non
     assert translations("en").gettext("Transcript") == "Transcript"
     assert translations("fr").gettext("Transcript") == "Transcript"
     assert translations("zh").gettext("Transcript") == "通话记录"
+
+
+def test_every_rule_the_rubric_can_give_is_one_the_page_translates() -> None:
+    """A new rule in rubric.rate without its entry in report.RULES would show in English on a
+    Chinese report."""
+    import voicebot.scoring.rubric as rubric
+
+    given = set(re.findall(r'level, rule = \d, "([^"]+)"', Path(rubric.__file__).read_text()))
+    given |= set(re.findall(r'\(\d, "([^"]+)"\)', Path(rubric.__file__).read_text()))
+    assert len(given) >= 10
+    assert given <= set(report_module.RULES), given - set(report_module.RULES)

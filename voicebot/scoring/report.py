@@ -56,6 +56,7 @@ RULES = (  # the rubric's rules in words (rubric.rate), translated where the pag
     N_("mostly about something else; part of it is evidence"),
     N_("about something else than the competency asked"),
     N_("a story only loosely about the competency asked"),
+    N_("a story loosely about the competency that shows none of its evidence"),
     N_("weak behaviour: escalated, or someone else's fix"),
     N_("specific situation, own actions, every level-5 feature"),
     N_("specific situation, own actions, two or more level-5 features"),

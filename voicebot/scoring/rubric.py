@@ -835,7 +835,7 @@ def rate(text: str, competency: Competency, lang: str | None = None) -> Rating:
     elif relevance <= PARAMS["story_relevance"] and n < 2:
         level, rule = 2, "a story only loosely about the competency asked"
     elif n_own == 0 and relevance <= 2 * PARAMS["story_relevance"]:
-        level, rule = 2, "a story whose only evidence for the competency is a result"
+        level, rule = 2, "a story loosely about the competency that shows none of its evidence"
     elif weak and len([c for c in own if not c.weak]) < 2:
         level, rule = 2, "weak behaviour: escalated, or someone else's fix"
     elif n >= total:
