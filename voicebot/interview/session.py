@@ -97,6 +97,13 @@ def _speculating(recognizer: Recognizer) -> bool:
     return bool(speculating is not None and speculating())
 
 
+def _hurry(recognizer: Recognizer) -> None:
+    """The reply now waits on the speculative decode: ahead of other calls' speculation."""
+    hurry = getattr(recognizer, "hurry", None)
+    if hurry is not None:
+        hurry()
+
+
 class InterviewSession:
     """Runs one interview to its end; `await run()` returns what happened."""
 
@@ -631,13 +638,16 @@ class InterviewSession:
         if silent_s * 1000 < min(self._timing.complete_ms, self._timing.finished_ms):
             return False
         early = recognizer.early_result()
+        pending = early is None and _speculating(recognizer)
+        if pending and silent_s * 1000 >= self._timing.hangover_ms:
+            _hurry(recognizer)  # most likely the end: the reply waits on this text
         needed = silence_needed_ms(
             self._turn_kinds.get(turn),
             early.text if early is not None else None,
             frames * FRAME_MS / 1000,
             self._timing,
             self._locale,
-            pending=early is None and _speculating(recognizer),
+            pending=pending,
         )
         return silent_s * 1000 >= needed
 

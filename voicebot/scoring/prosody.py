@@ -143,6 +143,10 @@ class _TappedRecognizer:
         speculating = getattr(self.inner, "speculating", None)
         return bool(speculating is not None and speculating())
 
+    def hurry(self) -> None:
+        if (hurry := getattr(self.inner, "hurry", None)) is not None:
+            hurry()
+
 
 def match_turns(turns: Sequence[TurnRecord], heard: Sequence[HeardAudio]) -> dict[int, dict]:
     """Turn seq → prosody, pairing the candidate's answer turns with the tapped utterances in

@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from voicebot.media.resample import resample
+from voicebot.speech.decodes import DecodeQueue, Shed
 from voicebot.speech.models import forbid_downloads, vosk_model_dir, whisper_model_dir
 from voicebot.speech.zh_text import to_simplified
 
@@ -138,7 +139,8 @@ class WhisperEngine:
 
         self.beam_size = beam_size
         self.language = language
-        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+        # finals before speculative decodes, speculative ones shed first (speech/decodes.py)
+        self.decodes = DecodeQueue(workers)
         self._model = WhisperModel(
             str(self.model_path),
             device="cpu",
@@ -218,7 +220,7 @@ class WhisperEngine:
         return ids[-_PROMPT_TOKENS:]
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.decodes.close()
 
 
 def _without_tail_hallucination(words: list[Any], seconds: float) -> list[Any]:
@@ -252,16 +254,26 @@ class WhisperRecognizer:
         if self._speculation and self._speculation[0] == len(self._audio):
             return
         self._drop_speculation()
-        self._speculation = (len(self._audio), self._decode())
+        self._speculation = (len(self._audio), self._decode(speculative=True))
 
     async def finish(self) -> Transcript:
+        audio = bytes(self._audio)
         if self._speculation and self._speculation[0] == len(self._audio):
             future = self._speculation[1]
+            self.engine.decodes.promote(future)  # the bot now waits on it
             self._speculation = None
         else:
             future = self._decode()
         self.reset()
-        return await future
+        try:
+            return await future
+        except Shed:  # dropped unrun under load: decode it now, as the final it is
+            return await self._decode(audio)
+
+    def hurry(self) -> None:
+        """The speculative decode is now what the reply waits for: run it as a final."""
+        if self._speculation is not None:
+            self.engine.decodes.promote(self._speculation[1])
 
     def reset(self) -> None:
         self._drop_speculation()
@@ -282,10 +294,17 @@ class WhisperRecognizer:
         spec = self._speculation
         return spec is not None and spec[0] == len(self._audio) and not spec[1].done()
 
-    def _decode(self) -> asyncio.Future[Transcript]:
-        audio, engine = bytes(self._audio), self.engine
-        return _in_executor(
-            engine.executor, engine.transcribe, audio, self.sample_rate, self.context, self.language
+    def _decode(
+        self, audio: bytes | None = None, *, speculative: bool = False
+    ) -> asyncio.Future[Transcript]:
+        audio = bytes(self._audio) if audio is None else audio
+        return self.engine.decodes.submit(
+            self.engine.transcribe,
+            audio,
+            self.sample_rate,
+            self.context,
+            self.language,
+            speculative=speculative,
         )
 
     def _drop_speculation(self) -> None:
