@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,52 @@ from voicebot.store import Store
 from voicebot.telephony.base import Bridge
 
 log = logging.getLogger(__name__)
+
+
+class CallingUnavailable(RuntimeError):
+    """The PBX (or the bot's own SIP socket) cannot be used; one line naming where."""
+
+
+def pbx_address(cfg: Config, name: str = "") -> str:
+    """Where the configured bridge connects to, as the operator wrote it in the config."""
+    bridge = name or cfg.bridge
+    if bridge == "ari":
+        return f"ARI {cfg.ari.url}"
+    if bridge == "agi":
+        return f"AMI {cfg.agi.ami_host}:{cfg.agi.ami_port}"
+    if bridge == "freeswitch":
+        return f"FreeSWITCH ESL {cfg.freeswitch.host}:{cfg.freeswitch.port}"
+    if cfg.sip.registrar:
+        return f"SIP registrar {cfg.sip.registrar}"
+    return f"SIP on {cfg.sip.listen_host}:{cfg.sip.listen_port}"
+
+
+@contextlib.asynccontextmanager
+async def open_pbx(cfg: Config) -> AsyncIterator[Bridge]:
+    """The configured bridge, ready to dial; a PBX that cannot be reached (or a SIP port that
+    cannot be bound) is `CallingUnavailable` naming the address, not a bridge traceback."""
+    from voicebot.serve import BridgeNotReady, open_bridge
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            bridge = await stack.enter_async_context(open_bridge(cfg))
+        except BridgeNotReady as e:
+            raise CallingUnavailable(
+                f"cannot reach the PBX at {pbx_address(cfg)}: {_plain(str(e))}; check "
+                f"[{cfg.bridge}] in the config, or run voicebot doctor"
+            ) from None
+        except OSError as e:
+            raise CallingUnavailable(
+                f"cannot open the {cfg.bridge} bridge to {pbx_address(cfg)}: "
+                f"{e.strerror or e}"
+            ) from None
+        yield bridge
+
+
+def _plain(why: str) -> str:
+    """'sip bridge not ready after 15 s: no answer' -> 'no answer within 15 s'."""
+    m = re.match(r"\w+ bridge not ready after ([\d.]+ s): (.*)", why)
+    return f"{m[2] or 'no answer'} within {m[1]}" if m else why
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +99,10 @@ async def open_calling(
         return
     from voicebot.interview.runner import Interviewer
     from voicebot.scoring import llm
-    from voicebot.serve import open_bridge
 
-    interviewer = await Interviewer.create(cfg, store=store)
-    async with open_bridge(cfg) as bridge:  # `bridge` in the config: sip, ari, agi, freeswitch
+    # the PBX first: an unreachable one fails before seconds of model loading
+    async with open_pbx(cfg) as bridge:  # `bridge` in the config: sip, ari, agi, freeswitch
+        interviewer = await Interviewer.create(cfg, store=store)
         scorer = functools.partial(
             score_with_pipeline,
             compliance=cfg.compliance.mode,

@@ -17,6 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, ValidationError
 
+from voicebot.campaigns.liveness import shown_state
+from voicebot.campaigns.service import CallingUnavailable
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
@@ -27,6 +29,7 @@ from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.db import StoreError
 from voicebot.store.hr import CandidateRecord
+from voicebot.store.listing import MAX_LIMIT, CursorError, list_interviews
 
 # (campaign id) -> start dialling it in this process (or somewhere else)
 CampaignLauncher = Callable[[str], Awaitable[None]]
@@ -74,6 +77,33 @@ class CampaignState(BaseModel):
     id: str
     state: str
     dialer: bool | None = None
+
+
+class InterviewItem(BaseModel):
+    id: str
+    job_id: str | None
+    job_title: str | None
+    candidate_id: str | None
+    name: str | None = Field(description="The candidate's name (decrypted for the caller)")
+    campaign_id: str | None
+    direction: str
+    started_at: str = Field(description="ISO 8601, UTC")
+    answered_at: str | None
+    ended_at: str | None
+    outcome: str | None
+    overall: float | None
+    recommendation: str | None
+
+
+class InterviewPage(BaseModel):
+    items: list[InterviewItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: last")
+
+
+def _iso(t: float | None) -> str | None:
+    import datetime as dt
+
+    return None if t is None else dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
 
 
 class OutcomeRecorded(BaseModel):
@@ -265,24 +295,31 @@ def create_app(
 
     @app.get("/campaigns", responses=responses(401))
     async def campaigns(_: Auth) -> list[dict[str, Any]]:
-        return await db.list_campaigns(store)
+        """`state` is `stalled` when the campaign should run but its dialler is gone."""
+        return [shown_state(c) for c in await db.list_campaigns(store)]
 
     @app.get("/campaigns/{campaign_id}", responses=responses(401, 404))
     async def campaign(campaign_id: str, _: Auth) -> dict[str, Any]:
-        found = await _campaign(campaign_id)
+        found = shown_state(await _campaign(campaign_id))
         return {**found, "progress": await db.campaign_progress(store, campaign_id)}
 
     @app.post(
         "/campaigns/{campaign_id}/start", response_model=CampaignState,
-        responses=responses(401, 403, 404, 409),
+        responses=responses(401, 403, 404, 409, 503),
     )  # fmt: skip
     async def start(campaign_id: str, _: HrAuth) -> dict[str, Any]:
+        """Dial the campaign (a stalled one is taken over); 503 naming the PBX when it cannot
+        be reached, and the campaign stays paused."""
         found = await _campaign(campaign_id)
         if found["state"] == "done":
             raise HTTPException(409, f"campaign {campaign_id} is done")
         await db.set_campaign_state(store, campaign_id, "running")
         if launcher is not None:
-            await launcher(campaign_id)
+            try:
+                await launcher(campaign_id)
+            except CallingUnavailable as e:
+                await db.set_campaign_state(store, campaign_id, "paused")
+                raise HTTPException(503, str(e), {"Retry-After": "60"}) from None
         return {"id": campaign_id, "state": "running", "dialer": launcher is not None}
 
     @app.post(
@@ -295,6 +332,32 @@ def create_app(
         return {"id": campaign_id, "state": "paused"}
 
     # interviews -------------------------------------------------------------------------------
+
+    @app.get(
+        "/interviews", response_model=InterviewPage, responses=responses(401, 422),
+    )  # fmt: skip
+    async def interviews(
+        _: Auth,
+        campaign_id: str | None = None,
+        candidate_id: str | None = None,
+        job_id: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> dict[str, Any]:
+        """Interviews newest first with the candidate's name and the job title; follow
+        `next_cursor` for the next page."""
+        try:
+            page = await list_interviews(
+                store, campaign_id=campaign_id, candidate_id=candidate_id, job_id=job_id,
+                cursor=cursor, limit=limit,
+            )  # fmt: skip
+        except CursorError as e:
+            raise HTTPException(
+                422, [{"loc": ["query", "cursor"], "msg": str(e), "type": "value_error"}]
+            ) from None
+        times = ("started_at", "answered_at", "ended_at")
+        items = [{**r, **{k: _iso(r[k]) for k in times}} for r in page.items]
+        return {"items": items, "next_cursor": page.next_cursor}
 
     async def _call(call_id: str) -> dict[str, Any]:
         return _or_404(await store.get_call(call_id), f"interview {call_id}")

@@ -43,6 +43,7 @@ _WHY: dict[int, str] = {
     409: "Conflicts with what is stored (a finished campaign, a store constraint)",
     413: "The body is larger than api.max_body_bytes",
     422: "Invalid body or parameters: each error names the field (loc) and the reason (msg)",
+    503: "Calling is unavailable (the PBX cannot be reached); the detail names it",
 }
 
 

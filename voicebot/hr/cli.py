@@ -34,6 +34,7 @@ campaign_app = typer.Typer(no_args_is_help=True, help="Call campaigns.")
 tokens_app = typer.Typer(no_args_is_help=True, help="API bearer tokens.")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook endpoints and deliveries.")
 analytics_app = typer.Typer(no_args_is_help=True, help="Outcome analytics.")
+interviews_app = typer.Typer(no_args_is_help=True, help="Find interviews by campaign or name.")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(webhooks_app, name="webhooks")
     app.add_typer(analytics_app, name="analytics")
+    app.add_typer(interviews_app, name="interviews")
     app.command("screen")(screen)
     app.command("api")(api)
 
@@ -70,6 +72,7 @@ def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[_T]]) -> _T:
     from voicebot.interview.plan import JobError
     from voicebot.store import Store
     from voicebot.store.db import StoreError
+    from voicebot.store.listing import CursorError
 
     async def main() -> _T:
         store = await Store.open(cfg.store.path)
@@ -87,6 +90,7 @@ def _with_store(cfg: Config, fn: Callable[[Any], Awaitable[_T]]) -> _T:
         SettingsError,
         WebhookError,
         ConfigError,
+        CursorError,
     ) as e:
         _fail(str(e))
         raise
@@ -167,20 +171,36 @@ def candidates_list(job: JobOpt, config: ConfigOpt = None, as_json: JsonOpt = Fa
         return
     for r in rows:
         verdict = {None: "unscreened", True: "eligible", False: "not eligible"}[r["eligible"]]
-        typer.echo(f"{r['id']}  {redact(r['phone_e164']):12} {r['timezone']:20} {verdict}")
+        typer.echo(
+            f"{r['id']}  {_name(r):24} {redact(r['phone_e164']):12} {r['timezone']:20} {verdict}"
+        )
+
+
+def _name(row: Any) -> str:
+    """The candidate's name as HR knows it (decrypted by the store), or a marker."""
+    if row.get("erased"):
+        return "(erased)"
+    return str(row.get("name") or "(no name)")
 
 
 def screen(job: JobOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Check the job's must-haves against each candidate's résumé, before anyone is called."""
     from voicebot.hr.importer import screen as run_screen
+    from voicebot.store import hr as db
 
-    results = _with_store(_config(config), lambda s: run_screen(s, job))
+    async def main(store: Any) -> tuple[list[Any], dict[str, str]]:
+        results = await run_screen(store, job)
+        names = {c["id"]: _name(c) for c in await db.list_candidates(store, job)}
+        return results, names
+
+    results, names = _with_store(_config(config), main)
     if as_json:
-        _echo_json([_screen_dict(r) for r in results])
+        _echo_json([{**_screen_dict(r), "name": names.get(r.candidate_id)} for r in results])
         return
     for r in results:
         verdict = "eligible    " if r.eligible else "not eligible"
-        typer.echo(f"{r.candidate_id}  {verdict}  {'; '.join(r.reasons)}")
+        name = names.get(r.candidate_id, "")
+        typer.echo(f"{r.candidate_id}  {name:24} {verdict}  {'; '.join(r.reasons)}")
     n_ok = sum(r.eligible for r in results)
     typer.echo(f"{n_ok} of {len(results)} eligible")
 
@@ -241,7 +261,7 @@ def campaign_start(
     dial_log: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Dial the campaign in this process until done or paused (webhooks go out meanwhile)."""
-    from voicebot.campaigns.service import Simulation, run_campaign
+    from voicebot.campaigns.service import CallingUnavailable, Simulation, run_campaign
 
     cfg = _config(config)
     sim = Simulation(simulate, seed, call_s, dial_log) if simulate else None
@@ -251,7 +271,7 @@ def campaign_start(
 
     try:
         result = _with_store(cfg, main)
-    except ValueError as e:  # a bad --simulate mix
+    except (ValueError, CallingUnavailable) as e:  # a bad --simulate mix, an unreachable PBX
         _fail(str(e))
         raise
     typer.echo(f"campaign {campaign_id}: {result['state']}; dialled {result['dialled']}")
@@ -274,39 +294,103 @@ def campaign_pause(campaign_id: str, config: ConfigOpt = None) -> None:
     typer.echo(f"campaign {campaign_id}: paused")
 
 
-async def _status(store: Any, campaign_id: str) -> dict[str, Any]:
+async def _status(store: Any, campaign_id: str, targets: bool = False) -> dict[str, Any]:
+    """The campaign as HR reads it: `stalled` when nobody dials it, the job's title, what it
+    waits for, and (with `targets`) each candidate by name."""
+    from voicebot.campaigns.liveness import shown_state
+    from voicebot.campaigns.waits import describe_wait
     from voicebot.store import hr as db
+    from voicebot.store import listing
     from voicebot.store.db import StoreError
 
     campaign = await db.get_campaign(store, campaign_id)
     if campaign is None:
         raise StoreError(f"campaign {campaign_id!r} does not exist")
-    return {**campaign, "progress": await db.campaign_progress(store, campaign_id)}
+    spec = await db.get_job_spec(store, campaign["job_id"]) or {}
+    nxt = await listing.next_wait(store, campaign_id)
+    out = {
+        **shown_state(campaign),
+        "job_title": spec.get("title"),
+        "progress": await db.campaign_progress(store, campaign_id),
+        "next_call": nxt and nxt["next_at"],
+        "waiting": nxt and describe_wait(nxt["next_at"], nxt["reason"], nxt["timezone"]),
+    }
+    if targets:
+        out["targets"] = await listing.campaign_targets(store, campaign_id)
+    return out
 
 
 @campaign_app.command("list")
 def campaign_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Campaigns with their state (`stalled`: asked to run, but its dialler is gone)."""
+    from voicebot.campaigns.liveness import shown_state
     from voicebot.store import hr as db
 
-    rows = _with_store(_config(config), db.list_campaigns)
+    rows = [shown_state(r) for r in _with_store(_config(config), db.list_campaigns)]
     if as_json:
         _echo_json(rows)
         return
     for r in rows:
-        typer.echo(f"{r['id']}  {r['state']:8} job {r['job_id']:20} {r['name']}")
+        title = r["job_title"] or r["job_id"]
+        typer.echo(f"{r['id']}  {r['state']:8} {title:28} {r['name']}")
 
 
 @campaign_app.command("status")
-def campaign_status(campaign_id: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    st = _with_store(_config(config), lambda s: _status(s, campaign_id))
+def campaign_status(
+    campaign_id: str,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="Candidates listed (0: all).")] = 20,
+) -> None:
+    """Counts by outcome, what the campaign waits for, and each candidate by name."""
+    from voicebot.campaigns.waits import describe_wait
+
+    st = _with_store(_config(config), lambda s: _status(s, campaign_id, targets=True))
     if as_json:
         _echo_json(st)
         return
     p = st["progress"]
-    typer.echo(f"campaign {campaign_id} ({st['name']}, job {st['job_id']}): {st['state']}")
+    title = st["job_title"] or st["job_id"]
+    typer.echo(f"campaign {campaign_id} ({st['name']}, {title}): {st['state']}")
+    if st["stalled_reason"]:
+        typer.echo(f"  stalled: {st['stalled_reason']}; voicebot campaign resume {campaign_id}")
     typer.echo("  targets: " + ", ".join(f"{k} {v}" for k, v in sorted(p["by_status"].items())))
-    typer.echo("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(p["by_outcome"].items())))
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p["by_outcome"].items()))
+    typer.echo(f"  outcomes: {outcomes or 'none yet'}")
     typer.echo(f"  attempts: {p['attempts']}")
+    if st["waiting"]:
+        typer.echo(f"  {st['waiting']}")
+    shown = st["targets"] if limit <= 0 else st["targets"][:limit]
+    for t in shown:
+        pending = t["status"] == "pending"
+        wait = describe_wait(t["next_at"], t["reason"], t["timezone"]) if pending else None
+        detail = wait or t["reason"] or ""
+        typer.echo(
+            f"  {_name(t):24} {t['status']:11} {t['last_outcome'] or '-':10} "
+            f"tries {t['attempts']}  {detail}"
+        )
+    if len(shown) < len(st["targets"]):
+        typer.echo(f"  … and {len(st['targets']) - len(shown)} more (--limit 0 lists all)")
+
+
+def _progress_line(st: dict[str, Any]) -> str:
+    """One line of a campaign's progress: what `watch` prints when it changes."""
+    p = st["progress"]
+    finished = p["by_status"].get("done", 0) + p["by_status"].get("skipped", 0)
+    parts = [f"{st['name']} [{st['state']}] {finished}/{p['total']} done"]
+    if p["by_outcome"]:
+        parts.append(", ".join(f"{k} {v}" for k, v in sorted(p["by_outcome"].items())))
+    live = p["by_status"].get("in_progress", 0)
+    if live:
+        parts.append(f"{live} in progress")
+    if st["waiting"] and st["state"] == "running":
+        parts.append(st["waiting"])
+    if st["stalled_reason"]:
+        parts.append(st["stalled_reason"])
+    return "; ".join(parts)
+
+
+_WATCH_ENDS = ("done", "paused", "draft", "stalled")
 
 
 @campaign_app.command("watch")
@@ -314,17 +398,35 @@ def campaign_watch(
     campaign_id: str,
     config: ConfigOpt = None,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    plain: Annotated[
+        bool, typer.Option(help="One line per change (the default when not on a terminal).")
+    ] = False,
 ) -> None:
-    """A live progress bar and counts by outcome until the campaign is done or paused."""
-    from rich.console import Group
-    from rich.live import Live
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.table import Table
+    """Live progress until the campaign is done, paused or stalled; shows what it waits for
+    (calling window, cool-down). Exit 1 when it stalled."""
+    import sys
 
-    async def main(store: Any) -> str:
+    async def lines(store: Any) -> str:
+        last = ""
+        while True:
+            st = await _status(store, campaign_id)
+            line = _progress_line(st)
+            if line != last:
+                typer.echo(f"{dt.datetime.now():%H:%M:%S}  {line}")
+                last = line
+            if st["state"] in _WATCH_ENDS:
+                return str(st["state"])
+            await asyncio.sleep(interval)
+
+    async def live(store: Any) -> str:
+        from rich.console import Group
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Table
+
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         task = bar.add_task(campaign_id, total=1)
-        with Live(bar, refresh_per_second=4, transient=False) as live:
+        with Live(bar, refresh_per_second=4, transient=False) as view:
             while True:
                 st = await _status(store, campaign_id)
                 p = st["progress"]
@@ -335,13 +437,58 @@ def campaign_watch(
                 for k, v in sorted(p["by_outcome"].items()):
                     table.add_row(k, str(v))
                 table.add_row("in progress", str(p["by_status"].get("in_progress", 0)))
-                live.update(Group(bar, table))
-                if st["state"] in ("done", "paused", "draft"):
+                extra = st["stalled_reason"] or (st["state"] == "running" and st["waiting"])
+                view.update(Group(bar, table, *([str(extra)] if extra else [])))
+                if st["state"] in _WATCH_ENDS:
                     return str(st["state"])
                 await asyncio.sleep(interval)
 
-    state = _with_store(_config(config), main)
+    use_lines = plain or not sys.stdout.isatty()
+    state = _with_store(_config(config), lines if use_lines else live)
     typer.echo(f"campaign {campaign_id}: {state}")
+    if state == "stalled":
+        typer.echo(f"resume it with: voicebot campaign resume {campaign_id}", err=True)
+        raise typer.Exit(1)
+
+
+# interviews -----------------------------------------------------------------------------------
+
+
+@interviews_app.command("list")
+def interviews_list(
+    config: ConfigOpt = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's.")] = None,
+    candidate: Annotated[str | None, typer.Option(help="Only this candidate's (cand_…).")] = None,
+    job: Annotated[str | None, typer.Option(help="Only this job's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue after an earlier page.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Interviews newest first with the candidate's name, the job title, outcome and score;
+    the id is what `voicebot report ID` takes."""
+    from voicebot.store import listing
+
+    page = _with_store(
+        _config(config),
+        lambda s: listing.list_interviews(
+            s, campaign_id=campaign, candidate_id=candidate, job_id=job, cursor=cursor,
+            limit=limit,
+        ),
+    )  # fmt: skip
+    if as_json:
+        _echo_json({"items": page.items, "next_cursor": page.next_cursor})
+        return
+    for r in page.items:
+        when = dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M")
+        score = "" if r["overall"] is None else f"{r['overall']:.1f} {r['recommendation']}"
+        typer.echo(
+            f"{r['id']}  {when}  {_name(r):24} {(r['job_title'] or r['job_id'] or '-'):28} "
+            f"{r['outcome'] or 'live':10} {score}"
+        )
+    if not page.items:
+        typer.echo("no interviews", err=True)
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
 # tokens and webhooks --------------------------------------------------------------------------

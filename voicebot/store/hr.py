@@ -392,7 +392,9 @@ async def list_campaigns(store: Store) -> list[dict[str, Any]]:
     def _list_campaigns(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         return _rows(
             conn.execute(
-                "SELECT id, name, job_id, state, created_at FROM campaigns ORDER BY created_at"
+                "SELECT c.id, c.name, c.job_id, j.title AS job_title, c.state, c.runner, "
+                "c.runner_seen_at, c.created_at, c.updated_at FROM campaigns c "
+                "LEFT JOIN jobs j ON j.id = c.job_id ORDER BY c.created_at"
             )
         )
 
