@@ -709,8 +709,11 @@ class SipEndpoint:
                 self._remember(_server_key(call.invite), final)
                 self._send(final, call.signal_addr or addr)
                 call._finish(HangupCause.CANCELLED, by_remote=True, detail="CANCEL")
-        elif method == "OPTIONS":
-            resp = response_for(req, 200, "OK", to_tag=new_tag())
+        elif method == "OPTIONS":  # a dispatcher's probe: a draining bot is taken out of its set
+            resp = response_for(
+                req, *((503, "Service Unavailable") if self.draining else (200, "OK")),
+                to_tag=new_tag(),
+            )  # fmt: skip
             resp.add("Allow", ALLOW)
             resp.add("Accept", "application/sdp")
             self._send_response(req, resp, addr)
