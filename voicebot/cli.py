@@ -128,6 +128,40 @@ def asterisk_snippet(config: ConfigOpt = None) -> None:
     typer.echo(snippet(cfg))
 
 
+kamailio_app = typer.Typer(no_args_is_help=True, help="Kamailio in front of several bots.")
+app.add_typer(kamailio_app, name="kamailio")
+
+
+@kamailio_app.command("snippet")
+def kamailio_snippet(
+    config: ConfigOpt = None,
+    bot: Annotated[
+        list[str] | None,
+        typer.Option(help="A bot worker, sip:HOST:PORT; repeat it (default: kamailio.bots)."),
+    ] = None,
+    listen: Annotated[str | None, typer.Option(help="udp:IP:PORT kamailio takes calls on.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write kamailio.cfg and dispatcher.list into this dir.")
+    ] = None,
+) -> None:
+    """Print the kamailio.cfg and dispatcher.list that spread calls over the bots."""
+    from voicebot.telephony.kamailio import Dispatch, DispatcherError, write_files
+    from voicebot.telephony.kamailio import snippet as render
+
+    try:
+        cfg = _config(config)
+        k, s = cfg.kamailio, cfg.sip
+        bots = tuple(bot or k.bots or (f"sip:{s.public_host or s.listen_host}:{s.listen_port}",))
+        dispatch = Dispatch(bots, listen=listen or k.listen, ping_interval_s=k.ping_interval_s)
+        if out is not None:
+            for path in write_files(dispatch, out):
+                typer.echo(f"wrote {path}")
+            return
+    except (ConfigError, DispatcherError, OSError) as e:
+        _fail(str(e))
+    typer.echo(render(dispatch))
+
+
 @app.command()
 def call(
     uri: Annotated[str, typer.Argument(help="Who to call: sip:user@host or an extension.")],

@@ -149,6 +149,23 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """Prometheus /metrics of `voicebot serve` (`voicebot api` serves it on its own port)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = off
+
+
+@dataclass(frozen=True, slots=True)
+class KamailioConfig:
+    """`voicebot kamailio snippet`: kamailio's dispatcher in front of these bots."""
+
+    bots: tuple[str, ...] = ()  # sip:host:port of each worker; empty = this bot (sip.*) alone
+    listen: str = "udp:127.0.0.1:5060"
+    ping_interval_s: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class WebhooksConfig:
     timeout_s: float = 10.0
     # wait before each try, the first at once; Standard Webhooks' 0 s, 5 s, 5 min, 30 min, ...
@@ -268,6 +285,8 @@ class Config:
     agi: AgiConfig = field(default_factory=AgiConfig)
     freeswitch: FreeswitchConfig = field(default_factory=FreeswitchConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    kamailio: KamailioConfig = field(default_factory=KamailioConfig)
     # SIGTERM: stop taking calls, let live interviews finish this long, then say goodbye
     shutdown_grace_s: float = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -313,6 +332,8 @@ class Config:
             "set both pii.secret and pii.keys (or neither, for a generated key file)",
         )
         _check(self.pii.retention_days >= 0, "pii.retention_days", "must be 0 or more")
+        m = self.metrics.port
+        _check(0 <= m <= 65535, "metrics.port", f"{m} is not a port (0 = off)")
         _validate_hr(self)
         _validate_dialogue(self.dialogue)
         _validate_scoring(self.scoring)

@@ -13,16 +13,20 @@ import asyncio
 import contextlib
 import shutil
 import socket
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from voicebot.cli import app
 from voicebot.config import SipConfig
 from voicebot.telephony.base import HungUp
 from voicebot.telephony.kamailio import LocalDispatcher
+from voicebot.telephony.registrar import free_udp_port
 from voicebot.telephony.sip import SipCall, SipEndpoint
 
 HOST = "127.0.0.1"
@@ -249,3 +253,36 @@ async def test_a_draining_bot_gets_no_new_calls_and_gets_them_again_once_back(
         taken = Counter([(await place(caller, dispatcher, bots)).name for _ in range(4)])
         assert taken == {"bot0": 2, "bot1": 2}
         await hang_up_all(bots)
+
+
+def test_the_snippet_command_writes_a_config_kamailio_accepts(tmp_path: Path) -> None:
+    port = free_udp_port()
+    args = ["kamailio", "snippet", "--bot", "sip:127.0.0.1:5071", "--bot", "sip:127.0.0.1:5072"]
+    args += ["--listen", f"udp:127.0.0.1:{port}", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args, prog_name="voicebot")
+    assert result.exit_code == 0, result.output
+    listed = (tmp_path / "dispatcher.list").read_text().splitlines()
+    assert listed[1:] == ["1 sip:127.0.0.1:5071 0 0", "1 sip:127.0.0.1:5072 0 0"]
+    cfg = (tmp_path / "kamailio.cfg").read_text()
+    assert f'"list_file", "{(tmp_path / "dispatcher.list").resolve()}"' in cfg
+    assert '"ds_ping_interval", 2' in cfg
+    check = subprocess.run(
+        ["kamailio", "-c", "-f", str(tmp_path / "kamailio.cfg")],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("bot", "says"),
+    [
+        ("127.0.0.1:5071", "expected sip:HOST:PORT"),
+        ("sip:127.0.0.1:70000", "port 70000 is out of range"),
+        ("sip:bot;transport=tcp", "expected sip:HOST:PORT"),
+    ],
+)
+def test_a_bad_bot_address_is_one_line_and_exit_2(bot: str, says: str) -> None:
+    result = CliRunner().invoke(app, ["kamailio", "snippet", "--bot", bot], prog_name="voicebot")
+    assert result.exit_code == 2
+    assert says in result.output
+    assert len(result.output.strip().splitlines()) == 1

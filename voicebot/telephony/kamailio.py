@@ -13,7 +13,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from voicebot.telephony.registrar import (
@@ -116,16 +116,31 @@ def render_cfg(d: Dispatch, module_path: Path | None = None) -> str:
 
 def snippet(d: Dispatch) -> str:
     """Both files, each under a header naming where it goes."""
-    module_path: Path | None = None
-    if shutil.which("kamailio"):
-        try:
-            module_path = kamailio_module_path()
-        except RegistrarError:
-            module_path = None
     return (
         f"#### ===== {d.list_file} =====\n{dispatcher_list(d)}\n"
-        f"#### ===== kamailio.cfg =====\n{render_cfg(d, module_path)}"
+        f"#### ===== kamailio.cfg =====\n{render_cfg(d, installed_module_path())}"
     )
+
+
+def installed_module_path() -> Path | None:
+    """This machine's kamailio module directory, if kamailio is installed here."""
+    if shutil.which("kamailio") is None:
+        return None
+    try:
+        return kamailio_module_path()
+    except RegistrarError:
+        return None
+
+
+def write_files(d: Dispatch, folder: Path) -> list[Path]:
+    """kamailio.cfg and dispatcher.list in `folder`, the cfg reading the list from there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = folder.resolve() / "dispatcher.list"
+    d = replace(d, list_file=str(listed))
+    cfg = folder / "kamailio.cfg"
+    listed.write_text(dispatcher_list(d), encoding="utf-8")
+    cfg.write_text(render_cfg(d, installed_module_path()), encoding="utf-8")
+    return [cfg, listed]
 
 
 class LocalDispatcher(LocalRegistrar):
