@@ -110,7 +110,8 @@ KINDS: tuple[Kind, ...] = (
             r"|\b(issue|problem) (was|is) (gone|resolved|solved|fixed)\b"
             r"|\b(have|has|had) (not|n't|never) (had|seen|happened|failed|broken|come back)\b"
             r".{0,60}\bsince\b"
-            r"|\b(it|they|the (calls?|parcel|order|delivery|internet|app|service|payment|refund)) "
+            r"|\b(it|they|(the )?(calls?|parcel|order|delivery|internet|app|service|payment|"
+            r"refund)) "
             r"(worked|works|was working|got there|was delivered|arrived|went through)\b"
         ),
     ),
