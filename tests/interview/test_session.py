@@ -556,14 +556,15 @@ async def test_a_whole_interview_records_every_answer_and_every_turn(tmp_path: P
     assert {(c, lang) for _, c, lang in done.asr.contexts} == {("", "en")}
 
     # the timeline holds together; every reply to a short answer that holds what was asked
-    # (a yes, a sum, a duration, years) came within 100 ms of the complete_end_ms end of turn, long
-    # before the full hangover, and the reply to the story (a behavioural question) waited the
+    # (a yes, a sum, a duration, years) came after the complete_end_ms end of turn and before
+    # the full hangover would have run out (the line runs 10x real time: a busy host adds
+    # virtual milliseconds), and the reply to the story (a behavioural question) waited the
     # hangover: stories have pauses in them
     assert all(t.started_at <= t.ended_at for t in stored)
     assert [t.ended_at for t in stored] == sorted(t.ended_at for t in stored)
     replies = [t for t in stored if t.speaker == "bot" and t.kind in ("ask", "goodbye")]
     *short, after_story = [t.latency_ms for t in replies]
-    assert all(COMPLETE_END_MS - 1 < ms < COMPLETE_END_MS + 100 for ms in short), short
+    assert all(COMPLETE_END_MS - 1 < ms < HANGOVER_MS for ms in short), short
     assert after_story > HANGOVER_MS - 1, after_story  # waited, never ended early
 
     # every prompt played in full and uncut, one stretch of audio per bot turn
@@ -607,7 +608,9 @@ async def test_the_silence_that_ends_a_turn_depends_on_what_was_said_to_what_was
 
     assert done.result.answers == {"salary": heard}
     reply = [t for t in done.result.turns if t.speaker == "bot"][3]
-    assert silence_ms - 1 < reply.latency_ms < silence_ms + 100
+    # waited this long, and not the next longer wait (a busy host adds virtual milliseconds)
+    longer = {COMPLETE_END_MS: HANGOVER_MS, HANGOVER_MS: TRAILING_MS}
+    assert silence_ms - 1 < reply.latency_ms < longer.get(silence_ms, silence_ms + 400)
 
 
 async def test_a_story_is_never_ended_early_even_when_its_first_sentence_reads_finished() -> None:
