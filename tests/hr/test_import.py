@@ -144,8 +144,9 @@ async def test_same_number_twice_in_one_file_names_the_first_line(
 
 async def test_whole_file_problems_are_one_clear_error(store: Store, tmp_path: Path) -> None:
     bad_header = tmp_path / "h.csv"
-    bad_header.write_text("telephone,name\n+14155550100,A\n")
-    with pytest.raises(CandidateFileError, match=r"h.csv: line 1: the header needs a 'phone'"):
+    bad_header.write_text("fax,name\n+14155550100,A\n")
+    unknown = r"h.csv: line 1: unknown column\(s\) \['fax'\].*--map 'fax=FIELD'"
+    with pytest.raises(CandidateFileError, match=unknown):
         await import_candidates(store, bad_header, JOB_ID)
     with pytest.raises(CandidateFileError, match="job 'nope' is not imported"):
         await import_candidates(store, bad_header, "nope")

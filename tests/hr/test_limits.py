@@ -105,10 +105,12 @@ async def test_nested_and_non_finite_values_in_a_row_are_that_rows_error(
         await import_candidates(store, path, JOB_ID)
 
 
-async def test_a_non_utf8_candidate_file_names_the_line(store: Store, tmp_path: Path) -> None:
+async def test_a_damaged_utf8_candidate_file_names_the_line(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    path.write_bytes("phone,name\n+1 415 555 0100,Ada\n+1 415 555 0101,Jos\xe9\n".encode("latin-1"))
-    with pytest.raises(CandidateFileError, match=r"c.csv:3: not UTF-8 text .*save the file as"):
+    text = "phone,name\n" + "".join(f"+1 415 555 01{i:02d},李娜{i}\n" for i in range(9))
+    raw = text.encode("utf-8").replace("娜8".encode(), b"\xe5\xa8" + b"8")  # a byte lost
+    path.write_bytes(raw)
+    with pytest.raises(CandidateFileError, match=r"c.csv: line 10: not UTF-8 text .*save the"):
         await import_candidates(store, path, JOB_ID)
 
 

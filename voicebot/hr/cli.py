@@ -134,17 +134,35 @@ def candidates_import(
     region: Annotated[
         str | None, typer.Option(help="Region for numbers without +country (default: config).")
     ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help="Read a column as a field ('E-mail=email'; 'Notes=-' skips it). Saved for "
+            "files with the same header.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="The CSV's encoding, e.g. gb18030 (default: detected).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="The CSV's separator: ',', ';' or 'tab' (default: sniffed).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import candidates from CSV or JSON; bad rows are listed with line and reason.
+    """Import candidates from CSV, .xlsx or JSON; bad rows are listed with line and reason.
 
     Exit 0 when every row imported, 1 when some rows were rejected (the good ones are in)."""
-    from voicebot.hr.importer import import_candidates
+    from voicebot.hr.importer import ReadOptions, import_candidates
 
     cfg = _config(config)
+    opts = ReadOptions(encoding, delimiter, tuple(column_map or ()))
     report = _with_store(
         cfg,
-        lambda s: import_candidates(s, file, job, region=region or cfg.campaigns.default_region),
+        lambda s: import_candidates(
+            s, file, job, region=region or cfg.campaigns.default_region, options=opts
+        ),
     )
     if as_json:
         _echo_json(report.to_dict())

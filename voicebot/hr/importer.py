@@ -9,8 +9,6 @@ key (job, E.164) makes a re-import update rather than duplicate.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +20,15 @@ import yaml
 from phonenumbers import timezone as phone_timezone
 
 from voicebot.campaigns.settings import check_timezone
-from voicebot.interview.plan import Job, JobError, field_lines, parse_job
+from voicebot.hr import tables
+from voicebot.interview.plan import (
+    Job,
+    JobError,
+    education_level,
+    field_lines,
+    meets_education,
+    parse_job,
+)
 from voicebot.safeload import DocumentError, decode_text, load_json, load_yaml
 from voicebot.store import Store
 from voicebot.store import hr as db
@@ -41,11 +47,10 @@ COLUMNS = (
     "consent_call",
     "consent_recording",
 )
-DEMOGRAPHIC_PREFIX = "demographic_"  # demographic_sex, demographic_race_ethnicity, ...
+DEMOGRAPHIC_PREFIX = tables.DEMOGRAPHIC_PREFIX  # demographic_sex, demographic_race_ethnicity
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n", ""}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EDUCATION_LADDER = ("high_school", "associate", "bachelor", "master", "phd")
 MAX_CELL = 128 * 1024  # characters in one CSV cell or one field of a record
 
 
@@ -55,11 +60,13 @@ class CandidateFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    line: int  # CSV: the file line the row starts on; JSON: the item's index + 1
+    line: int  # CSV: the file line the row starts on; xlsx: the sheet's row; JSON: index + 1
     reason: str
+    column: str | None = None  # the column as HR finds it, when that is not the field's name
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        where = f"line {self.line}, column {self.column}" if self.column else f"line {self.line}"
+        return f"{where}: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -82,7 +89,9 @@ class ImportReport:
             "updated": self.updated,
             "rejected": len(self.errors),
             "ineligible": self.ineligible,
-            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
+            "errors": [
+                {"line": e.line, "column": e.column, "reason": e.reason} for e in self.errors
+            ],
         }
 
 
@@ -131,49 +140,95 @@ async def load_stored_job(store: Store, job_id: str) -> Job:
 # candidates -----------------------------------------------------------------------------------
 
 
-def _rows(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
-    """(line, row) or (line, why the row cannot be read); a whole unreadable file raises."""
-    if path.suffix.lower() in (".json", ".yaml", ".yml"):
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How to read a table when guessing is not enough (`candidates import` options)."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    mapping: tuple[str, ...] = ()  # "COLUMN=FIELD" each; saved for the file's header
+
+
+@dataclass(slots=True)
+class _Read:
+    rows: Iterator[tuple[int, Mapping[str, Any] | str]]
+    columns: dict[str, str] = field(default_factory=dict)  # field -> column, for errors
+    save: tuple[str, dict[str, str]] | None = None  # (header key, mapping) HR gave
+
+
+def _read(
+    path: Path, raw: bytes, opts: ReadOptions, saved: Mapping[str, Mapping[str, str]]
+) -> _Read:
+    """The file's rows as records (or why a row cannot be read); a whole unreadable file
+    raises CandidateFileError naming the file and line."""
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".yaml", ".yml"):
         try:
-            if path.suffix.lower() == ".json":
-                data = load_json(text, str(path))
-            else:
-                data, _ = load_yaml(text, str(path))
+            text = decode_text(raw, str(path))
         except DocumentError as e:
             raise CandidateFileError(str(e)) from None
-        if isinstance(data, Mapping) and isinstance(data.get("candidates"), list):
-            data = data["candidates"]
-        if not isinstance(data, list):
-            raise CandidateFileError(f"{path}: expected a list of candidate objects")
-        for i, item in enumerate(data):
-            bad = f"not a candidate record: {item!s:.80}"
-            yield i + 1, item if isinstance(item, Mapping) else bad
-        return
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # MAX_CELL is ours
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if "phone" not in header:
-        raise CandidateFileError(
-            f"{path}: line 1: the header needs a 'phone' column; got {header!r:.300}"
-        )
-    unknown = [h for h in header if h not in COLUMNS and not h.startswith(DEMOGRAPHIC_PREFIX)]
-    if unknown:
-        raise CandidateFileError(
-            f"{path}: line 1: unknown column(s) {unknown!r:.300}; known: {', '.join(COLUMNS)} "
-            f"and {DEMOGRAPHIC_PREFIX}*"
-        )
-    reader.fieldnames = header
-    line = reader.line_num + 1
-    for row in reader:
-        big = next((k for k, v in row.items() if isinstance(v, str) and len(v) > MAX_CELL), None)
-        if None in row:
-            yield line, "not a candidate record: more fields than the header has columns"
-        elif big is not None:
-            kib = len(row[big]) // 1024
-            yield line, f"{big}: the cell holds {kib} KiB, more than {MAX_CELL // 1024} KiB"
+        return _Read(_documents(path, text))
+    if suffix == ".xls":
+        raise CandidateFileError(f"{path}: an old binary .xls workbook; save it as .xlsx or CSV")
+    try:
+        if suffix in (".xlsx", ".xlsm") or raw.startswith(b"PK\x03\x04"):
+            table = tables.read_xlsx(raw)
         else:
-            yield line, row
-        line = reader.line_num + 1
+            table = tables.read_csv(raw, encoding=opts.encoding, delimiter=opts.delimiter)
+        key = tables.header_key(table.header)
+        given = tables.parse_map(opts.mapping, COLUMNS)
+        mapping = {**saved.get(key, {}), **given}
+        fields = tables.resolve_header(table.header, COLUMNS, mapping)
+    except tables.TableError as e:
+        raise CandidateFileError(f"{path}: {e}") from None
+    columns = {
+        f: table.column_name(i)
+        for i, f in enumerate(fields)
+        if f is not None and (table.sheet is not None or table.header[i] != f)
+    }
+    return _Read(_records(path, table, fields), columns, (key, mapping) if given else None)
+
+
+def _documents(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    try:
+        if path.suffix.lower() == ".json":
+            data = load_json(text, str(path))
+        else:
+            data, _ = load_yaml(text, str(path))
+    except DocumentError as e:
+        raise CandidateFileError(str(e)) from None
+    if isinstance(data, Mapping) and isinstance(data.get("candidates"), list):
+        data = data["candidates"]
+    if not isinstance(data, list):
+        raise CandidateFileError(f"{path}: expected a list of candidate objects")
+    for i, item in enumerate(data):
+        bad = f"not a candidate record: {item!s:.80}"
+        yield i + 1, item if isinstance(item, Mapping) else bad
+
+
+def _records(
+    path: Path, table: tables.Table, fields: Sequence[str | None]
+) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    try:
+        for line, cells in table.rows:
+            extra = cells[len(fields) :]
+            big = next(
+                (
+                    f
+                    for f, c in zip(fields, cells, strict=False)
+                    if isinstance(c, str) and len(c) > MAX_CELL
+                ),
+                None,
+            )
+            if any(c is not None and str(c).strip() for c in extra):
+                yield line, "not a candidate record: more fields than the header has columns"
+            elif big is not None:
+                kib = len(cells[fields.index(big)]) // 1024
+                yield line, f"{big}: the cell holds {kib} KiB, more than {MAX_CELL // 1024} KiB"
+            else:
+                yield line, {f: c for f, c in zip(fields, cells, strict=False) if f is not None}
+    except tables.TableError as e:
+        raise CandidateFileError(f"{path}: {e}") from None
 
 
 def parse_candidate(row: Mapping[str, Any], job_id: str, region: str) -> CandidateRecord:
@@ -260,18 +315,9 @@ def _years(value: Any) -> float | None:
 
 
 def _education(value: str | None) -> str | None:
-    """Known levels are normalised (`Master's` -> master) so must-haves can compare them."""
-    if value is None:
-        return None
-    key = re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
-    aliases = {
-        "bachelors": "bachelor", "bachelor_s": "bachelor", "bsc": "bachelor", "ba": "bachelor",
-        "bs": "bachelor", "masters": "master", "master_s": "master", "msc": "master",
-        "ms": "master", "ma": "master", "doctorate": "phd", "ph_d": "phd",
-        "highschool": "high_school", "associates": "associate", "associate_s": "associate",
-    }  # fmt: skip
-    key = aliases.get(key, key)
-    return key if key in EDUCATION_LADDER else value
+    """Known levels are normalised (`Master's`, 硕士 -> master) so must-haves can compare
+    them; anything else is kept as written."""
+    return education_level(value) or value
 
 
 def _flag(row: Mapping[str, Any], key: str, *, default: bool) -> bool:
@@ -289,38 +335,50 @@ def _flag(row: Mapping[str, Any], key: str, *, default: bool) -> bool:
 
 
 def _parse_file(
-    p: Path, raw: bytes, job_id: str, region: str
-) -> tuple[ImportReport, list[CandidateRecord]]:
+    p: Path,
+    raw: bytes,
+    job_id: str,
+    region: str,
+    opts: ReadOptions = ReadOptions(),
+    saved: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[ImportReport, list[CandidateRecord], tuple[str, dict[str, str]] | None]:
     """Every row checked (CPU work: run off the event loop); nothing is stored here."""
-    try:
-        text = decode_text(raw, str(p))
-    except DocumentError as e:
-        raise CandidateFileError(str(e)) from None
+    read = _read(p, raw, opts, saved or {})
     report = ImportReport(source=str(p))
     good: list[CandidateRecord] = []
     seen: dict[str, int] = {}
-    for line, row in _rows(p, text):
+
+    def error(line: int, reason: str) -> RowError:
+        return RowError(line, reason, read.columns.get(reason.split(":", 1)[0]))
+
+    for line, row in read.rows:
         try:
             if isinstance(row, str):
                 raise ValueError(row)
             record = parse_candidate(row, job_id, region)
         except ValueError as e:
-            report.errors.append(RowError(line, str(e)))
+            report.errors.append(error(line, str(e)))
             continue
         if record.phone_e164 in seen:
             report.errors.append(
-                RowError(line, f"phone: same number as line {seen[record.phone_e164]}")
+                error(line, f"phone: same number as line {seen[record.phone_e164]}")
             )
             continue
         seen[record.phone_e164] = line
         good.append(record)
-    return report, good
+    return report, good, read.save
 
 
 async def import_candidates(
-    store: Store, path: str | Path, job_id: str, *, region: str = "US"
+    store: Store,
+    path: str | Path,
+    job_id: str,
+    *,
+    region: str = "US",
+    options: ReadOptions = ReadOptions(),
 ) -> ImportReport:
-    """Import every good row; report every bad one with its line and reason."""
+    """Import every good row; report every bad one with its line and reason. A `--map` HR
+    gives is saved for the file's header, so the next export like it needs none."""
     p = Path(path)
     if await db.get_job_spec(store, job_id) is None:
         raise CandidateFileError(f"job {job_id!r} is not imported (voicebot jobs import FILE)")
@@ -330,8 +388,13 @@ async def import_candidates(
         raise CandidateFileError(f"{p}: file does not exist") from None
     except OSError as e:
         raise CandidateFileError(f"{p}: cannot read it: {e.strerror}") from None
-    report, good = await asyncio.to_thread(_parse_file, p, raw, job_id, region)
+    saved = await tables.saved_mappings(store)
+    report, good, save = await asyncio.to_thread(
+        _parse_file, p, raw, job_id, region, options, saved
+    )
     report.inserted, report.updated = await db.upsert_candidates(store, good)
+    if save is not None:
+        await tables.save_mapping(store, *save)
     results = await screen(store, job_id)  # a changed résumé is judged again before any call
     report.ineligible = sum(not r.eligible for r in results)
     return report
@@ -366,27 +429,11 @@ def screen_candidate(job: Job, cand: Mapping[str, Any]) -> tuple[bool, list[str]
     if missing:
         misses.append(f"missing skill(s): {', '.join(missing)}")
     wanted = tuple(getattr(must, "education", ()) or ())
-    if wanted and not _education_ok(cand.get("education"), wanted):
+    if wanted and not meets_education(cand.get("education"), wanted):
         misses.append(
             f"education {cand.get('education') or 'unknown'} (needs one of {', '.join(wanted)})"
         )
     return (not misses), (misses or ["meets every must-have"])
-
-
-def _education_ok(have: str | None, wanted: Sequence[str]) -> bool:
-    if have is None:
-        return False
-    have_n = _education(have)
-    for w in wanted:
-        w_n = _education(w)
-        if w_n is None or have_n is None:
-            continue
-        if w_n in EDUCATION_LADDER and have_n in EDUCATION_LADDER:
-            if EDUCATION_LADDER.index(have_n) >= EDUCATION_LADDER.index(w_n):
-                return True
-        elif have_n.casefold() == w_n.casefold():
-            return True
-    return False
 
 
 async def screen(store: Store, job_id: str) -> list[ScreenResult]:

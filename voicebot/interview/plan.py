@@ -123,6 +123,49 @@ class MustHaves:
     education: tuple[str, ...] = ()  # any of; empty = no requirement
 
 
+EDUCATION_LADDER = ("high_school", "associate", "bachelor", "master", "phd")
+# Chinese and English names of each level, highest first: a text naming two ("本科/硕士",
+# "Bachelor's and Master's") is the higher one. 研究生 alone is a master's student or holder.
+_EDUCATION_WORDS = (
+    ("phd", re.compile(r"博士|\bph\.?\s?d\b|\bdphil\b|doctor|\bd\.?sc\b|\bdr\b")),
+    ("master", re.compile(
+        r"硕士|研究生|master|\bm\.?\s?(?:sc|s|a|eng|phil|res)\b\.?|\bmba\b|\bmfa\b|\bllm\b"
+    )),
+    ("bachelor", re.compile(
+        r"本科|学士|bachelor|undergraduate|\bb\.?\s?(?:sc|s|a|eng|tech)\b\.?|\bllb\b"
+    )),
+    ("associate", re.compile(r"大专|专科|高职|associate|\bhnd\b|foundation degree")),
+    ("high_school", re.compile(r"高中|中专|职高|技校|high\s?school|secondary school|\bged\b")),
+)  # fmt: skip
+
+
+def education_level(text: str | None) -> str | None:
+    """The `EDUCATION_LADDER` level a résumé's education names (本科 and "Bachelor of
+    Science" are both bachelor), or None when it names none."""
+    if not text:
+        return None
+    key = " ".join(text.casefold().replace("’", "'").split())
+    if key.replace(" ", "_") in EDUCATION_LADDER:
+        return key.replace(" ", "_")
+    return next((level for level, words in _EDUCATION_WORDS if words.search(key)), None)
+
+
+def meets_education(have: str | None, wanted: Iterable[str]) -> bool:
+    """A must-have `education: [bachelor]` is met by that level or any above it (本科, 硕士,
+    "Master's degree"); a wanted value that is no level must be matched as written."""
+    if not have:
+        return False
+    level = education_level(have)
+    for want in wanted:
+        need = education_level(want)
+        if need is None:
+            if have.casefold().strip() == want.casefold().strip():
+                return True
+        elif level is not None and EDUCATION_LADDER.index(level) >= EDUCATION_LADDER.index(need):
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str

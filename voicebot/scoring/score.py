@@ -14,7 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voicebot.interview.plan import Competency, Job, Knockout, Level, Question, Resume
+from voicebot.interview.plan import (
+    Competency,
+    Job,
+    Knockout,
+    Level,
+    Question,
+    Resume,
+    meets_education,
+)
 from voicebot.scoring import features as ft
 from voicebot.scoring import rubric
 from voicebot.scoring.feedback import candidate_feedback
@@ -371,8 +379,7 @@ def _knockouts(
                     "reason": f"résumé does not list {', '.join(missing)}",
                 }
             )
-        edu = (resume.education or "").lower()
-        if mh.education and not any(e.lower() in edu for e in mh.education):
+        if mh.education and not meets_education(resume.education, mh.education):
             flags.append(
                 {
                     "question_id": None,
