@@ -81,8 +81,55 @@ def report(
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if json_out is not None and str(json_out) != "-":
         json_out.write_text(text + "\n", encoding="utf-8")
-    elif json_out is not None or (html is None and pdf is None):
+    elif json_out is not None:
         typer.echo(text)
+    elif html is None and pdf is None:
+        typer.echo(summary(call_id, data, context))
+
+
+def summary(call_id: str, data: dict[str, Any], context: ReportContext) -> str:
+    """The few lines HR reads first: who, which role, when, how they did, per competency.
+    The whole report is `--json -`, `--html` or `--pdf`."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = context.candidate_name or data.get("candidate_id") or "(no candidate)"
+    lines = [f"{name}, {context.job_title or data.get('job_id') or 'no job'}"]
+    when = ""
+    if context.started_at is not None:
+        try:
+            zone = ZoneInfo(context.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        at = dt.datetime.fromtimestamp(context.started_at, zone)
+        when = f", {at:%Y-%m-%d %H:%M} {context.timezone or 'UTC'}"
+    took = ""
+    if context.duration_s is not None:
+        minutes, seconds = divmod(round(context.duration_s), 60)
+        took = f", {minutes} min {seconds:02d} s"
+    shown = f" (report version {context.version} of {context.versions})" if (
+        context.versions or 0) > 1 else ""  # fmt: skip
+    lines.append(f"interview {call_id}{when}{took}{shown}")
+    overall = data.get("overall") or {}
+    rec = str(overall.get("recommendation") or "no_decision").replace("_", " ")
+    score = overall.get("score")
+    top = "not assessed" if score is None else f"{score:.1f} / {overall.get('max', 5)}"
+    lines.append(f"overall {top}: {rec}")
+    for c in data.get("competencies") or []:
+        if c.get("score") is None:
+            lines.append(f"  {c.get('name') or c.get('id')}: not assessed")
+            continue
+        quote = next(iter(c.get("evidence") or []), "")
+        quote = f'  "{quote[:70]}{"…" if len(quote) > 70 else ""}"' if quote else ""
+        lines.append(
+            f"  {c.get('name') or c.get('id')}: {c['score']:.1f} / {c.get('max', 5)}{quote}"
+        )
+    for k in data.get("knockouts") or []:
+        lines.append(f"knock-out: {k.get('reason') or k.get('id') or k}")
+    if (data.get("compliance") or {}).get("human_review_required"):
+        lines.append("a person must review this before any decision")
+    lines.append(f"whole report: voicebot report {call_id} --html FILE (or --pdf FILE, --json -)")
+    return "\n".join(lines)
 
 
 async def _report(
