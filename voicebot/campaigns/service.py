@@ -43,31 +43,39 @@ def pbx_address(cfg: Config, name: str = "") -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_pbx(cfg: Config) -> AsyncIterator[Bridge]:
+async def open_pbx(cfg: Config, wait_s: float = 15.0) -> AsyncIterator[Bridge]:
     """The configured bridge, ready to dial; a PBX that cannot be reached (or a SIP port that
     cannot be bound) is `CallingUnavailable` naming the address, not a bridge traceback."""
     from voicebot.serve import BridgeNotReady, open_bridge
 
     async with contextlib.AsyncExitStack() as stack:
         try:
-            bridge = await stack.enter_async_context(open_bridge(cfg))
+            bridge = await stack.enter_async_context(open_bridge(cfg, wait_s=wait_s))
         except BridgeNotReady as e:
             raise CallingUnavailable(
-                f"cannot reach the PBX at {pbx_address(cfg)}: {_plain(str(e))}; check "
-                f"[{cfg.bridge}] in the config, or run voicebot doctor"
+                f"{_unreachable(cfg, str(e))}; check [{cfg.bridge}] in the config, or run "
+                "voicebot doctor"
             ) from None
         except OSError as e:
+            sip = cfg.bridge in ("sip", "freeswitch")  # these bind sip.listen_host:port
+            hint = f"; is another voicebot on {cfg.sip.listen_host}:{cfg.sip.listen_port}?"
             raise CallingUnavailable(
-                f"cannot open the {cfg.bridge} bridge to {pbx_address(cfg)}: "
-                f"{e.strerror or e}"
+                f"cannot start the {cfg.bridge} bridge (for {pbx_address(cfg)}): "
+                f"{e.strerror or e}{hint if sip else ''}"
             ) from None
         yield bridge
 
 
-def _plain(why: str) -> str:
-    """'sip bridge not ready after 15 s: no answer' -> 'no answer within 15 s'."""
-    m = re.match(r"\w+ bridge not ready after ([\d.]+ s): (.*)", why)
-    return f"{m[2] or 'no answer'} within {m[1]}" if m else why
+def _unreachable(cfg: Config, error: str) -> str:
+    """'sip bridge not ready after 15 s: no answer' as 'cannot reach the PBX at SIP registrar
+    pbx.example.com:5060: no answer within 15 s' (the bridge's own reason when it has one)."""
+    m = re.match(r"\w+ bridge not ready after ([\d.]+ s): (.*)", error)
+    if m is None:
+        return f"cannot reach the PBX at {pbx_address(cfg)}: {error}"
+    wait, why = m[1], m[2].removesuffix("; retrying with backoff")
+    if not why or why == "no answer":
+        return f"cannot reach the PBX at {pbx_address(cfg)}: no answer within {wait}"
+    return f"cannot reach the PBX: {why} (waited {wait})"
 
 
 @dataclass(frozen=True, slots=True)
