@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import os
 import signal
 import socket
@@ -104,7 +105,7 @@ async def test_a_killed_dialler_shows_as_stalled_and_resume_takes_it_over(tmp_pa
     listed = (await cli("campaign", "list", "-c", cfg)).output
     assert f"{cid}  stalled" in listed
     status = (await cli("campaign", "status", cid, "-c", cfg)).output
-    assert f"): stalled\n" in status
+    assert "): stalled\n" in status
     assert f"its dialler (pid {proc.pid} on {socket.gethostname()}) is gone" in status
     assert "Li Wei" in status  # the candidate by name
     watched = await cli("campaign", "watch", cid, "-c", cfg)
@@ -195,5 +196,5 @@ async def test_watch_without_a_terminal_prints_a_line_per_change_with_the_wait(
     assert "\x1b" not in "".join(printed)  # no terminal control codes
     assert rest[-1] == f"campaign {cid}: paused"
     changes = [line[10:] for line in printed[:-1]]  # without the HH:MM:SS
-    assert all(a != b for a, b in zip(changes, changes[1:], strict=False)), changes
+    assert all(a != b for a, b in itertools.pairwise(changes)), changes
     assert changes[-1].startswith("spring [paused] 0/1 done")
