@@ -137,6 +137,7 @@ class CampaignsConfig:
     retry_voicemail: str = "14400,2"
     retry_interrupted: str = "3600,1"  # a call cut by a crash or restart
     cooldown_s: float = 86400.0  # between calls to one person from different campaigns
+    holidays: str = ""  # no calls on this country's public holidays: "CN" (调休 too), "DE-BY"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
 """A campaign's dialling rules: caps, calling window, retries per outcome, cool-down.
 
+The calling window can follow a country's public holidays (`holidays: CN`, from the
+`holidays` package): no calls on a holiday, and in China calls on the 调休 Saturdays and
+Sundays that are worked in exchange.
+
 Defaults come from `[campaigns]` in the config; a campaign stores its own copy (with any
 overrides) so a later config change never alters a campaign already running.
 """
@@ -7,6 +11,7 @@ overrides) so a later config change never alters a campaign already running.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -27,6 +32,8 @@ MAXIMA = {
     "cooldown_s": 30 * 86400,
 }
 MAX_DELAY_S = 30 * 86400
+WINDOW_SEARCH_DAYS = 60  # a window shut longer than this is a mistake (Spring Festival: 9 days)
+WEEKDAYS = DAYS[:5]
 MAX_TRIES = 100
 
 
@@ -62,6 +69,7 @@ class CampaignSettings:
     max_attempts: int = 6
     retries: Mapping[str, RetryRule] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
     cooldown_s: float = 86400.0
+    holidays: str | None = None  # "CN", "US", "DE-BY": that calendar's public holidays
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,9 +85,9 @@ class CampaignSettings:
         tz = ZoneInfo(timezone)
         local = dt.datetime.fromtimestamp(now, tz)
         start, end = _hhmm(self.window_start), _hhmm(self.window_end)
-        for day in range(8):
+        for day in range(WINDOW_SEARCH_DAYS + 1):
             date = local.date() + dt.timedelta(days=day)
-            if DAYS[date.weekday()] not in self.window_days:
+            if not self.calling_day(date):
                 continue
             opens = dt.datetime.combine(date, start, tz)
             closes = dt.datetime.combine(date, end, tz)
@@ -87,7 +95,55 @@ class CampaignSettings:
                 return True, now
             if opens > local:
                 return False, opens.timestamp()
-        raise SettingsError("window_days", "no calling day in the week")
+        raise SettingsError("window_days", f"no calling day in the next {WINDOW_SEARCH_DAYS} days")
+
+    def calling_day(self, date: dt.date) -> bool:
+        """One of the window's days and no public holiday; with a calendar, a weekend day
+        worked in exchange for a holiday (调休) counts as a weekday."""
+        if self.holidays is None:
+            return DAYS[date.weekday()] in self.window_days
+        cal = _calendar(self.holidays)
+        if date in cal:  # also fills in that year's worked weekend days
+            return False
+        if date in cal.weekend_workdays:
+            return any(d in self.window_days for d in WEEKDAYS)
+        return DAYS[date.weekday()] in self.window_days
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar(code: str) -> Any:
+    """The public holidays of a country ("CN") or a subdivision ("DE-BY"), years filled in as
+    they are asked for."""
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    return holidays.country_holidays(country, subdiv=subdiv or None)
+
+
+def _holidays(value: Any) -> str | None:
+    """A calendar the `holidays` package has, as "CN" or "DE-BY"; None or "" for none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise SettingsError(
+            "holidays", f"expected a country code such as CN or DE-BY, got {value!r:.60}"
+        )
+    import holidays
+
+    country, _, subdiv = value.strip().upper().partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise SettingsError(
+            "holidays", f"{value!r:.60} is no country with a holiday calendar; e.g. CN, US, DE"
+        )
+    if not subdiv:
+        return country
+    subdivs = {s.upper(): s for s in supported[country]}
+    if subdiv not in subdivs:
+        codes = [s for s in sorted(supported[country]) if s.isupper()][:6]
+        hint = f"e.g. {', '.join(codes)}" if codes else "it has none"
+        raise SettingsError("holidays", f"{subdiv!r:.20} is no subdivision of {country}; {hint}")
+    return f"{country}-{subdivs[subdiv]}"
 
 
 def _hhmm(text: str) -> dt.time:
@@ -185,6 +241,7 @@ def parse_settings(
         max_attempts=_whole("max_attempts", values["max_attempts"]),
         retries=retries,
         cooldown_s=_number("cooldown_s", values["cooldown_s"]),
+        holidays=_holidays(values["holidays"]),
     )
     return _validated(settings)
 
