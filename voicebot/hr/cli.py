@@ -620,6 +620,46 @@ def webhooks_replay(
     typer.echo(f"{n} deliveries queued")
 
 
+@webhooks_app.command("listen")
+def webhooks_listen(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any).")],
+    secret: Annotated[
+        str | None,
+        typer.Option(help="The endpoint's whsec_… (default: a new one, printed; give it to "
+                     "voicebot webhooks add URL --secret …)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    as_json: JsonOpt = False,
+) -> None:
+    """Receive webhooks and print each verified delivery (standardwebhooks); try voicebot
+    before an ATS is wired up. Unverified deliveries get 401 and a line on stderr."""
+    from voicebot.hr.listen import listen
+    from voicebot.hr.webhooks import WebhookError, new_secret, sign
+
+    secret = secret or new_secret()
+    try:
+        sign(secret, "check", 0, b"")
+    except WebhookError as e:
+        _fail(str(e))
+
+    def ready(url: str) -> None:
+        typer.echo(f"listening on {url}  secret {secret}", err=True)
+        typer.echo(f"add it with: voicebot webhooks add {url} --secret {secret}", err=True)
+
+    def out(line: str) -> None:
+        typer.echo(line)
+
+    def err(line: str) -> None:
+        typer.echo(line, err=True)
+
+    try:
+        asyncio.run(listen(secret, host, port, out, err, as_json=as_json, ready=ready))
+    except OSError as e:
+        _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 @webhooks_app.command("deliver")
 def webhooks_deliver(
     config: ConfigOpt = None,
