@@ -449,6 +449,8 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         load_s = time.monotonic() - t_load
         asr_executor = getattr(interviewer.asr, "executor", None)
         asr_timer = TimedExecutor(asr_executor) if asr_executor is not None else None
+        decode_queue = getattr(interviewer.asr, "decodes", None)  # Whisper: speech/decodes.py
+        decodes_before = len(decode_queue.stats.runs) if decode_queue is not None else 0
         tts_before = getattr(interviewer.tts, "cache_stats", None)
         child_argv = ["--config", str(args.config)] if args.config else []
         async with contextlib.AsyncExitStack() as stack:
@@ -521,6 +523,7 @@ async def bench(args: argparse.Namespace, cfg: Config, deadline: float) -> dict[
         baseline_rss=baseline_rss,
         monitor=monitor,
         asr_timer=asr_timer,
+        decodes=(decode_queue, decodes_before) if decode_queue is not None else None,
         tts_before=tts_before,
         tts_after=getattr(interviewer.tts, "cache_stats", None),
     )
@@ -582,6 +585,7 @@ def report(
     asr_timer: TimedExecutor | None,
     tts_before: Any,
     tts_after: Any,
+    decodes: tuple[Any, int] | None = None,
 ) -> dict[str, Any]:
     n = len(runs)
     v2v: list[float] = []
@@ -627,6 +631,20 @@ def report(
             "queue_wait_ms": summary(asr_timer.queued_ms, 50, 95),
             "decode_ms": summary(asr_timer.run_ms, 50, 95),
             "real_time_factor": summary(rtf, 50, 95),
+            "workers": cfg.speech.asr_threads,
+        }
+    if decodes is not None:
+        decode_queue, decodes_before = decodes
+        ran = list(decode_queue.stats.runs)[decodes_before:]
+        finals = [r for r in ran if r[0]]
+        asr = {
+            "decodes": len(ran),
+            "queue_wait_ms": summary([q for _, q, _ in ran], 50, 95),
+            "final_queue_wait_ms": summary([q for _, q, _ in finals], 50, 95),
+            "decode_ms": summary([r for _, _, r in ran], 50, 95),
+            "finals": len(finals),
+            "promoted": decode_queue.stats.promoted,
+            "shed": decode_queue.stats.shed,
             "workers": cfg.speech.asr_threads,
         }
     tts = None

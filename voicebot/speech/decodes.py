@@ -15,6 +15,8 @@ import asyncio
 import heapq
 import itertools
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -36,6 +38,7 @@ class _Job(Generic[_T]):
     future: asyncio.Future[_T] = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     done: bool = field(default=False, compare=False)  # taken by a worker, or dropped
+    queued_at: float = field(default_factory=time.perf_counter, compare=False)
 
 
 @dataclass
@@ -44,6 +47,8 @@ class DecodeStats:
     speculative: int = 0
     promoted: int = 0
     shed: int = 0
+    # (ran as final, ms queued, ms running) of the latest decodes, for the benchmarks
+    runs: deque[tuple[bool, float, float]] = field(default_factory=lambda: deque(maxlen=20000))
 
 
 class DecodeQueue:
@@ -53,7 +58,7 @@ class DecodeQueue:
         if workers < 1:
             raise ValueError("a decode queue needs at least one worker")
         self.workers = workers
-        self.max_speculative = workers if max_speculative is None else max_speculative
+        self.max_speculative = 3 * workers if max_speculative is None else max_speculative
         self.stats = DecodeStats()
         self._cond = threading.Condition()
         self._heap: list[_Job[Any]] = []
@@ -150,12 +155,17 @@ class DecodeQueue:
 
     def _work(self) -> None:
         while (job := self._take()) is not None:
+            started = time.perf_counter()
             try:
                 result = job.fn(*job.args)
             except BaseException as exc:  # handed to the waiting coroutine, not lost
                 _post(job.loop, _fail, job.future, exc)
             else:
                 _post(job.loop, _resolve, job.future, result)
+            finally:
+                ended = time.perf_counter()
+                queued_ms, run_ms = (started - job.queued_at) * 1000, (ended - started) * 1000
+                self.stats.runs.append((job.priority == FINAL, queued_ms, run_ms))
 
 
 def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
