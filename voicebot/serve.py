@@ -147,7 +147,9 @@ async def serve(
 
         bridge = make_bridge(cfg, on_call, bridge_name)
         await bridge.start()
+        scrape: Any = None
         try:
+            scrape = await _metrics_listener(cfg, announce)
             announce(describe(cfg, bridge))
             await (stop or asyncio.Event()).wait()
             stop_taking_calls(bridge)
@@ -157,9 +159,27 @@ async def serve(
             )
             await drain.finish()
         finally:
+            if scrape is not None:
+                scrape.close()
             await bridge.stop()
     finally:
         await store.close()
+
+
+async def _metrics_listener(cfg: Config, announce: Callable[[str], None]) -> Any:
+    """GET /metrics on metrics.host:port when metrics.port is set (Prometheus scrapes it)."""
+    if not cfg.metrics.port:
+        return None
+    from voicebot.config import ConfigError
+    from voicebot.metrics import serve_metrics
+
+    try:
+        server = await serve_metrics(cfg.metrics.host, cfg.metrics.port)
+    except OSError as e:
+        where = f"{cfg.metrics.host}:{cfg.metrics.port}"
+        raise ConfigError(f"metrics.port: cannot listen on {where}: {e.strerror}") from None
+    announce(f"metrics on http://{cfg.metrics.host}:{cfg.metrics.port}/metrics")
+    return server
 
 
 def stop_taking_calls(bridge: Any) -> None:

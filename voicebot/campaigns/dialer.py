@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from voicebot import metrics
 from voicebot.campaigns.settings import CampaignSettings, parse_settings
 from voicebot.interview.plan import Job, Resume, parse_job
 from voicebot.pii import redact
@@ -331,6 +332,7 @@ class _Run:
                 events=[("call.completed", event)],
             )  # fmt: skip
         self.d.stats.outcomes[result.outcome] = self.d.stats.outcomes.get(result.outcome, 0) + 1
+        metrics.attempt_ended(result.outcome)
         try:
             await db.finish_attempt(self.store, attempt_id, self.d.clock.now(), result)
         except StoreError:

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from voicebot import metrics
 from voicebot.campaigns.dialer import Dialer
 from voicebot.campaigns.service import open_calling
 from voicebot.config import Config
@@ -67,6 +68,7 @@ async def serve(cfg: Config, *, host: str, port: int) -> None:
             dialers[campaign_id].add_done_callback(_log_end(campaign_id))
 
         app = create_app(store, cfg, launcher=launch)
+        metrics.mount(app, store)
         server = DrainingServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
         sending = asyncio.create_task(sender.run())
         try:

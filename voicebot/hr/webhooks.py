@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from voicebot import metrics
 from voicebot.config import WebhooksConfig
 from voicebot.store import Store
 from voicebot.store import hr as db
@@ -210,6 +211,7 @@ class WebhookSender:
             return TryResult(False, None, f"{type(e).__name__}: {e}".strip(": "))
 
     async def _record(self, d: Mapping[str, Any], r: TryResult) -> None:
+        metrics.webhook_tried(r.status)
         now = self.clock()
         key = (d["event_id"], d["endpoint_id"])
         if r.delivered:

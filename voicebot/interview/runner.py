@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from voicebot import metrics
 from voicebot.config import Config
 from voicebot.dialogue.builtin import BuiltinEngine
 from voicebot.dialogue.policy import DialoguePolicy, InterviewContext
@@ -229,6 +230,7 @@ class Interviewer:
             record=iv.record,
             call_id=key,
         )
+        metrics.call_started()
         try:
             result = await session.run()
         except Exception:
@@ -246,6 +248,7 @@ class Interviewer:
         return result
 
     async def _record_end(self, key: str, call: Call, result: SessionResult) -> None:
+        metrics.call_ended(result.outcome, (t.latency_ms for t in result.turns))
         if self.store is not None:
             stats = call.stats
             await self.store.call_ended(

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from voicebot import metrics
 from voicebot.config import InterviewConfig, SpeechConfig
 from voicebot.dialogue.policy import (
     DialoguePolicy,
@@ -684,6 +685,7 @@ class InterviewSession:
         self, recognizer: Recognizer, heard: HeardUtterance, continues: bool = False
     ) -> None:
         transcript = await recognizer.finish()
+        metrics.asr_decoded(transcript.decode_ms)
         if not transcript.text.strip() and (heard.barged_in or continues):
             return  # echo or a cough over the bot's voice: not a turn
         if continues:

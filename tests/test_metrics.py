@@ -1,0 +1,177 @@
+"""/metrics as Prometheus reads it: scraped over HTTP from `voicebot serve`'s listener and from
+the HR API, parsed with prometheus_client's own text-format parser.
+
+The registry is the process's, shared by every test here: each test reads the values before
+and after what it does and checks the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.campaigns.fakes import FakeClock, ScriptedBridge, ScriptedInterviewer, fake_report
+from tests.hr.helpers import JOB_FILE, JOB_ID
+from tests.hr.receiver import Receiver
+from voicebot import metrics
+from voicebot.campaigns.dialer import Dialer
+from voicebot.campaigns.settings import parse_settings
+from voicebot.config import Config, WebhooksConfig
+from voicebot.hr.api import create_app
+from voicebot.hr.importer import import_jobs
+from voicebot.hr.webhooks import WebhookSender, new_secret
+from voicebot.store import Store
+from voicebot.store import hr as db
+from voicebot.store.hr import CandidateRecord
+from voicebot.telephony.registrar import free_udp_port
+
+pytestmark = pytest.mark.timeout(60)
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+ANYTIME = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
+           "window_end": "23:59", "calls_per_second": 100}  # fmt: skip
+
+
+def parse(text: str) -> Samples:
+    """Every sample by name and labels, as a scraper stores it."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def http_get(port: int, path: str) -> tuple[int, str, str]:
+    """Status, content type and body of one HTTP/1.1 GET on 127.0.0.1."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        resp = await client.get(f"http://127.0.0.1:{port}{path}")
+    return resp.status_code, resp.headers.get("content-type", ""), resp.text
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[int]:
+    port = free_udp_port()  # the same number is free on TCP as a rule; bind tells if not
+    server = await metrics.serve_metrics("127.0.0.1", port)
+    try:
+        yield port
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "voicebot.db") as store:
+        await import_jobs(store, JOB_FILE)
+        yield store
+
+
+async def test_serves_listener_reports_calls_latency_and_decodes(listener: int) -> None:
+    status, ctype, text = await http_get(listener, "/metrics")
+    assert status == 200 and ctype.startswith("text/plain; version=")
+    before = parse(text)
+
+    metrics.call_started()
+    metrics.call_started()
+    _, _, during = await http_get(listener, "/metrics")
+    active = value(parse(during), "voicebot_calls_active") - value(before, "voicebot_calls_active")
+    assert active == 2
+    metrics.call_ended("completed", [640.0, None, 1800.0])  # None: a turn with no reply timing
+    metrics.call_ended("no_answer", [])
+    for ms in (120.0, 450.0, 0.0):  # 0: no decode was run
+        metrics.asr_decoded(ms)
+
+    _, _, text = await http_get(listener, "/metrics")
+    after = parse(text)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("voicebot_calls_active") == 0
+    assert delta("voicebot_calls_total", outcome="completed") == 1
+    assert delta("voicebot_calls_total", outcome="no_answer") == 1
+    assert delta("voicebot_voice_to_voice_seconds_count") == 2
+    assert delta("voicebot_voice_to_voice_seconds_sum") == pytest.approx(2.44)
+    assert delta("voicebot_voice_to_voice_seconds_bucket", le="0.75") == 1
+    assert delta("voicebot_voice_to_voice_seconds_bucket", le="2.0") == 2
+    assert delta("voicebot_asr_decode_seconds_count") == 2
+    assert delta("voicebot_asr_decode_seconds_bucket", le="0.2") == 1
+
+
+async def test_the_listener_answers_only_metrics_and_survives_a_broken_scraper(
+    listener: int,
+) -> None:
+    status, _, body = await http_get(listener, "/")
+    assert status == 404 and "GET /metrics" in body
+    _, writer = await asyncio.open_connection("127.0.0.1", listener)
+    writer.write(b"GET /metrics HTTP/1.1\r\n" + b"X-Long: " + b"a" * 20000)  # never ends
+    writer.close()
+    status, _, text = await http_get(listener, "/metrics")
+    assert status == 200 and "voicebot_calls_active" in text
+
+
+async def test_the_api_shows_campaign_progress_attempts_and_webhook_deliveries(
+    store: Store,
+) -> None:
+    records = [CandidateRecord(JOB_ID, f"+1212555{i:04d}", "America/New_York", name=f"Zoë {i}")
+               for i in range(3)]  # fmt: skip
+    await db.upsert_candidates(store, records)
+    cid, _ = await db.create_campaign(
+        store, name="t", job_id=JOB_ID, settings=parse_settings(ANYTIME).to_dict()
+    )
+    app = create_app(store, Config())
+    metrics.mount(app, store)
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    async with api:
+        before = parse((await api.get("/metrics")).text)
+        assert value(before, "voicebot_campaign_targets", campaign=cid, status="pending") == 3
+
+        secret = new_secret()
+        async with Receiver([secret], answer=lambda n: (500, {}) if n == 0 else (200, {})) as rx:
+            await db.add_endpoint(store, rx.url, secret)
+            bridge = ScriptedBridge(FakeClock())
+            dialer = Dialer(store, bridge, ScriptedInterviewer(bridge), clock=bridge.clock,
+                            scorer=fake_report, poll_s=86400 * 7)  # fmt: skip
+            assert await dialer.run(cid) == "done"
+            async with WebhookSender(store, WebhooksConfig(schedule=(0, 0, 0))) as sender:
+                while await sender.deliver_due():
+                    pass
+
+        resp = await api.get("/metrics")
+    assert resp.status_code == 200  # no token needed: the scraper has none
+    after = parse(resp.text)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert value(after, "voicebot_campaign_targets", campaign=cid, status="done") == 3
+    assert value(after, "voicebot_campaign_targets", campaign=cid, status="pending") == 0
+    assert delta("voicebot_campaign_attempts_total", outcome="completed") == 3
+    events = len(rx.accepted_ids())
+    assert events >= 3
+    assert delta("voicebot_webhook_deliveries_total", status="5xx") == 1
+    assert delta("voicebot_webhook_deliveries_total", status="2xx") == events
+    assert "Zoë" not in resp.text and "+1212555" not in resp.text  # no candidate in a label
+    assert "/metrics" not in (await _schema(app))
+
+
+async def _schema(app: object) -> str:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
+        return (await c.get("/openapi.json")).text
+
+
+def test_metrics_port_is_off_by_default_and_checked() -> None:
+    from voicebot.config import ConfigError, load_config
+
+    assert load_config(env={}).metrics.port == 0
+    assert load_config(env={"VOICEBOT_METRICS__PORT": "9464"}).metrics.port == 9464
+    with pytest.raises(ConfigError, match=r"metrics\.port: 70000 is not a port"):
+        load_config(env={"VOICEBOT_METRICS__PORT": "70000"})
