@@ -273,15 +273,41 @@ SimulateOpt = Annotated[
 def campaign_start(
     campaign_id: str,
     config: ConfigOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Call scripted candidates instead (real SIP on loopback, kamailio, the real "
+            "interviewer and scorer), into a separate store; nobody is called and the real "
+            "store is only read.",
+        ),
+    ] = False,
+    dry_store: Annotated[
+        Path | None, typer.Option(help="The dry run's store (default: dry-run.db by the store).")
+    ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="Dry run: deliver its webhooks here (see voicebot webhooks listen)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(help="Dry run: the receiver's whsec_… (default: a new one).")
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option(min=1, max=20, help="Dry run: how many of its candidates.")
+    ] = 2,
     simulate: SimulateOpt = None,
     seed: Annotated[int, typer.Option(hidden=True)] = 0,
     call_s: Annotated[float, typer.Option(hidden=True)] = 0.0,
     dial_log: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Dial the campaign in this process until done or paused (webhooks go out meanwhile)."""
+    """Dial the campaign in this process until done or paused (webhooks go out meanwhile);
+    --dry-run tries it on scripted candidates first."""
     from voicebot.campaigns.service import CallingUnavailable, Simulation, run_campaign
 
     cfg = _config(config)
+    if dry_run:
+        _dry_run(cfg, campaign_id, dry_store, webhook, webhook_secret, candidates)
+        return
     sim = Simulation(simulate, seed, call_s, dial_log) if simulate else None
 
     async def main(_: Any) -> dict[str, Any]:
@@ -295,12 +321,55 @@ def campaign_start(
     typer.echo(f"campaign {campaign_id}: {result['state']}; dialled {result['dialled']}")
 
 
+def _dry_run(
+    cfg: Config,
+    campaign_id: str,
+    store: Path | None,
+    webhook: str | None,
+    secret: str | None,
+    limit: int,
+) -> None:
+    from voicebot.campaigns.dryrun import default_store, dry_run
+    from voicebot.hr.webhooks import WebhookError, new_secret, sign
+    from voicebot.store.db import StoreError
+
+    if webhook is not None:
+        if not webhook.startswith(("http://", "https://")):
+            _fail(f"--webhook: {webhook!r} is not an http(s) URL")
+        secret = secret or new_secret()
+        try:
+            sign(secret, "check", 0, b"")
+        except WebhookError as e:
+            _fail(str(e))
+        typer.echo(f"webhooks to {webhook}, secret {secret}", err=True)
+    path = store or default_store(cfg)
+    try:
+        result = asyncio.run(
+            dry_run(cfg, campaign_id, store_path=path, webhook_url=webhook,
+                    webhook_secret=secret, limit=limit)
+        )  # fmt: skip
+    except StoreError as e:
+        _fail(str(e))
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    for r in result["interviews"]:
+        score = "" if r["overall"] is None else f"{r['overall']:.1f} {r['recommendation']}"
+        typer.echo(f"{r['id']}  {r['name'] or '-':24} {r['outcome'] or '-':10} {score}")
+    hooks = ", ".join(f"{k} {v}" for k, v in result["webhooks"].items())
+    typer.echo(f"dry run {result['campaign_id']}: {result['state']}; webhooks {hooks}")
+    typer.echo(f"its store: {path}; read a report: VOICEBOT_STORE__PATH={path} voicebot report ID")
+
+
 @campaign_app.command("resume")
 def campaign_resume(
     campaign_id: str, config: ConfigOpt = None, simulate: SimulateOpt = None
 ) -> None:
     """Resume a paused campaign (dials in this process, like start)."""
-    campaign_start(campaign_id, config, simulate, seed=0, call_s=0.0, dial_log=None)
+    campaign_start(
+        campaign_id, config, dry_run=False, dry_store=None, webhook=None, webhook_secret=None,
+        candidates=2, simulate=simulate, seed=0, call_s=0.0, dial_log=None,
+    )  # fmt: skip
 
 
 @campaign_app.command("pause")
@@ -625,8 +694,10 @@ def webhooks_listen(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any).")],
     secret: Annotated[
         str | None,
-        typer.Option(help="The endpoint's whsec_… (default: a new one, printed; give it to "
-                     "voicebot webhooks add URL --secret …)."),
+        typer.Option(
+            help="The endpoint's whsec_… (default: a new one, printed; give it to "
+            "voicebot webhooks add URL --secret …)."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     as_json: JsonOpt = False,
