@@ -8,6 +8,9 @@ and after what it does and checks the difference.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -175,3 +178,61 @@ def test_metrics_port_is_off_by_default_and_checked() -> None:
     assert load_config(env={"VOICEBOT_METRICS__PORT": "9464"}).metrics.port == 9464
     with pytest.raises(ConfigError, match=r"metrics\.port: 70000 is not a port"):
         load_config(env={"VOICEBOT_METRICS__PORT": "70000"})
+
+
+def start_serve(tmp_path: Path, sip_port: int, scrape_port: int) -> subprocess.Popen[bytes]:
+    from tests.telephony.test_shutdown import JOB, REPO
+
+    config = tmp_path / "voicebot.toml"
+    config.write_text(
+        f'shutdown_grace_s = 1.0\n[sip]\nlisten_host = "127.0.0.1"\nlisten_port = {sip_port}\n'
+        f'[store]\npath = "{tmp_path / "voicebot.db"}"\n'
+        f'[pii]\nkey_file = "{tmp_path / "pii.key"}"\n'
+        f"[metrics]\nport = {scrape_port}\n[interview]\nreprompt_after_s = 60.0\n",
+        encoding="utf-8",
+    )
+    with (tmp_path / "serve.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "voicebot.cli", "serve", "--job", str(JOB), "-c", str(config)],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+
+
+@pytest.mark.models
+async def test_a_real_serve_process_counts_a_live_call_on_its_metrics_port(
+    tmp_path: Path,
+) -> None:
+    import signal
+
+    from tests.telephony.test_shutdown import wait_listening
+    from tests.telephony.test_sip_calls import RawCaller
+
+    sip_port, scrape_port = free_udp_port(), free_udp_port()
+    proc = start_serve(tmp_path, sip_port, scrape_port)
+
+    async def scrape_until(name: str, want: float, **labels: str) -> None:
+        for _ in range(100):
+            if value(parse((await http_get(scrape_port, "/metrics"))[2]), name, **labels) == want:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{name}{labels} never {want}")
+
+    try:
+        await wait_listening(proc, sip_port)
+        await scrape_until("voicebot_calls_active", 0)
+        async with RawCaller(sip_port) as alice:
+            await alice.call()
+            await scrape_until("voicebot_calls_active", 1)
+            alice.sip.send(alice.request("BYE"))
+            await alice.final("BYE")
+            await scrape_until("voicebot_calls_active", 0)
+        samples = parse((await http_get(scrape_port, "/metrics"))[2])
+        ended = sum(v for (n, _), v in samples.items() if n == "voicebot_calls_total")
+        assert ended == 1
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
