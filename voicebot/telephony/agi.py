@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from panoramisk import Manager
-from panoramisk.fast_agi import Request
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from voicebot.config import AgiConfig
@@ -35,12 +37,15 @@ from voicebot.telephony.base import (
     IncomingHandler,
     cause_from_q850,
 )
-from voicebot.telephony.bridges import Backoff
+from voicebot.telephony.bridges import Backoff, RateLimitedLog
 
 log = logging.getLogger(__name__)
+_ami_warn = RateLimitedLog(log)  # one line per kind of bad AMI message a minute
 
 AGI_HEADER_LIMIT = 16384  # an agi_* environment is well under 2 kB
 AGI_HEADER_TIMEOUT = 5.0
+AGI_COMMAND_TIMEOUT = 10.0  # ANSWER, GET VARIABLE: Asterisk answers in milliseconds
+AGI_USAGE_LINES = 64  # a "520-" usage text is about 10 lines
 # What an OriginateResponse's "Reason" (Asterisk's AST_CONTROL_* value) means as a Q.850
 # cause, used only when the channel left no Hangup to read (Asterisk 22 says 0 for busy too)
 ORIGINATE_REASON_Q850 = {1: 21, 3: 19, 5: 17, 8: 34}
@@ -49,6 +54,7 @@ DIAL_STATUS_Q850 = {"BUSY": 17, "NOANSWER": 19, "CONGESTION": 34, "CHANUNAVAIL":
 # after a failed OriginateResponse, how long to wait for the channel's Hangup (it often
 # follows the response: no answer, 603)
 HANGUP_WAIT_S = 3.0
+AMI_MESSAGE_LIMIT = 1 << 20  # an AMI message (up to its blank line) longer than this is junk
 CHANNEL_EVENTS = ("Newchannel", "DialEnd", "HangupRequest", "SoftHangupRequest", "Hangup")
 
 
@@ -86,11 +92,32 @@ class _Dialled:
         return CallFailed(cause, code, f"OriginateResponse reason {reason}")
 
 
+class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's AMI reader, hardened: a message with its Event, Response or ActionID
+    repeated (panoramisk makes a list of them, then raises in data_received, a traceback and
+    a lost connection) is dropped; a message that never ends is not buffered without bound."""
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.queue and len(self.queue[-1]) > AMI_MESSAGE_LIMIT:
+            self.queue.clear()
+            _ami_warn.warning(
+                "long", "AMI: a message over %d bytes; reconnecting", AMI_MESSAGE_LIMIT
+            )
+            self.transport.close()
+
+    def handle_message(self, message: Message) -> None:
+        if any(isinstance(message.get(k), list) for k in ("Event", "Response", "ActionID")):
+            _ami_warn.warning("repeated", "AMI: a message with a repeated key ignored")
+            return
+        super().handle_message(message)
+
+
 class _Ami(Manager):  # type: ignore[misc]
     """panoramisk's Manager, with reconnection left to `AgiBridge` (one line per problem)."""
 
     def __init__(self, **config: Any) -> None:
-        super().__init__(**config)
+        super().__init__(protocol_factory=_AmiProtocol, **config)
         self.lost = asyncio.Event()
         self.dialled: dict[str, _Dialled] = {}
         for name in CHANNEL_EVENTS:
@@ -133,6 +160,7 @@ class AgiBridge:
         self._agi_server: asyncio.Server | None = None
         self._last_error = ""
         self._local_address = ""  # where voicebot's AMI connection comes from (for the ACL)
+        self._warn = RateLimitedLog(log)  # one FastAGI problem line a minute
 
     @property
     def audiosocket_address(self) -> str:
@@ -316,40 +344,116 @@ class AgiBridge:
             ConnectionError,
         ) as e:
             self.agi_garbage += 1
-            log.warning(
+            self._warn.warning(
+                "env",
                 "FastAGI: dropped a connection without a valid agi_* environment (%s)",
                 type(e).__name__ if not str(e) else e,
             )
             writer.close()
             return
-        request = Request(app=None, headers=env, reader=reader, writer=writer)
         try:
-            await self._agi_call(request, env)
+            await self._agi_call(AgiSession(reader, writer), env)
         except asyncio.CancelledError:
             pass  # voicebot is stopping; closing the socket ends the AGI session
+        except (AgiError, TimeoutError, ConnectionError) as e:
+            self.agi_garbage += 1
+            self._warn.warning(
+                "session",
+                "FastAGI: session for %s ended: %s",
+                env.get("agi_network_script", "?"),
+                str(e) or type(e).__name__,
+            )
         except Exception:
             log.exception("FastAGI request for %s failed", env.get("agi_network_script", "?"))
         finally:
             writer.close()
 
-    async def _agi_call(self, request: Request, env: Mapping[str, str]) -> None:
+    async def _agi_call(self, session: AgiSession, env: Mapping[str, str]) -> None:
         """Answer and hand the channel over to AudioSocket; returns when that call ends."""
         variables = {k: v for k, v in env.items() if not k.startswith("agi_arg_")}
         for key in ("CANDIDATE_ID", "JOB_ID"):
-            result = await request.send_command(f"GET VARIABLE {key}")
-            if result.get("result", ("0",))[0] == "1":
-                variables[key] = result["result"][1]
+            reply = await session.command(f"GET VARIABLE {key}")
+            if reply.code == 200 and reply.result == "1":
+                variables[key] = reply.data
         remote = env.get("agi_callerid", "unknown")
         call_uuid = self.audiosocket.expect(Expected(variables, remote, Direction.INBOUND))
         try:
-            answer = await request.send_command("ANSWER")
-            if answer.get("error") or answer.get("result", ("0",))[0] == "-1":  # "HANGUP"
+            answer = await session.command("ANSWER")
+            if answer.hangup or answer.code != 200 or answer.result == "-1":
                 log.info("FastAGI: %s hung up before the AudioSocket", redact(remote))
                 return
             log.info("FastAGI: %s handed to AudioSocket %s", redact(remote), call_uuid)
-            await request.send_command(f"EXEC AudioSocket {call_uuid},{self.audiosocket_address}")
+            # returns when the AudioSocket ends: as long as the interview
+            await session.command(
+                f"EXEC AudioSocket {call_uuid},{self.audiosocket_address}", bounded=False
+            )
         finally:
             self.audiosocket.forget(call_uuid)
+
+
+class AgiError(Exception):
+    """Asterisk's side of a FastAGI session said something that is not an AGI reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiReply:
+    code: int  # 200, 510, 511, 520, …; 0 for HANGUP
+    result: str = ""  # the value of result=
+    data: str = ""  # what follows it in parentheses
+    hangup: bool = False
+
+
+_REPLY = re.compile(r"([0-9]{3})(?:([ -])(.*))?", re.ASCII | re.DOTALL)
+_RESULT = re.compile(r"result=(\S*)(?:\s+\((.*)\))?", re.ASCII | re.DOTALL)
+
+
+def parse_agi_reply(line: str) -> AgiReply:
+    """One reply line (`200 result=1 (value)`, `510 …`, `HANGUP`), else AgiError."""
+    line = line.rstrip("\r\n")
+    if line == "HANGUP":
+        return AgiReply(0, hangup=True)
+    m = _REPLY.fullmatch(line)
+    if m is None:
+        raise AgiError(f"not an AGI reply: {line[:60]!r}")
+    code, rest = int(m.group(1)), m.group(3) or ""
+    result = _RESULT.search(rest) if code == 200 else None
+    if result is None:
+        return AgiReply(code)
+    data = result.group(2) or ""
+    return AgiReply(code, result.group(1), data, hangup=data == "hangup")
+
+
+class AgiSession:
+    """Commands on one FastAGI connection, each read back bounded (panoramisk's reader
+    raises on a blank, cut or non-UTF-8 line, and waits forever for a silent one)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def command(self, command: str, *, bounded: bool = True) -> AgiReply:
+        """Send `command` and read its reply; `bounded`: within AGI_COMMAND_TIMEOUT."""
+        self.writer.write(f"{command}\n".encode())
+        await self.writer.drain()
+        async with asyncio.timeout(AGI_COMMAND_TIMEOUT if bounded else None):
+            while True:
+                line = await self._line()
+                reply = parse_agi_reply(line)
+                if reply.code == 100:  # "100 Trying…": the result follows
+                    continue
+                if line.startswith("520-"):  # usage text up to its "520 End of …" line
+                    for _ in range(AGI_USAGE_LINES):
+                        if (await self._line()).startswith("520 "):
+                            break
+                return reply
+
+    async def _line(self) -> str:
+        try:
+            line = await self.reader.readline()
+        except ValueError as e:  # over the reader's limit
+            raise AgiError("reply line too long") from e
+        if not line:
+            raise AgiError("connection closed")
+        return line.decode("utf-8", "replace")
 
 
 def login_refused(cfg: AgiConfig, local_address: str) -> str:

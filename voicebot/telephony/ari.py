@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ import aiohttp
 from voicebot.config import AriConfig
 from voicebot.media.rtp import RtpError, RtpSender, parse_rtp
 from voicebot.pii import redact
+from voicebot.safeload import load_json
 from voicebot.telephony.base import (
     Answered,
     CallFailed,
@@ -50,6 +52,7 @@ from voicebot.telephony.base import (
 )
 from voicebot.telephony.bridges import (
     Backoff,
+    RateLimitedLog,
     StreamCall,
     WireFormat,
     run_incoming,
@@ -190,6 +193,40 @@ class AriCall(StreamCall):
         self._rtp.sendto(packet, self._rtp_remote)
 
 
+_ID = re.compile(r"[A-Za-z0-9._:@+-]{1,150}")  # Asterisk's ids: AST_MAX_UNIQUEID is 150
+
+
+def parse_event(text: str) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+    """An event frame as (type, event, channel, channel id), its fields of the types the
+    handlers use (`args` a list, `cause` and `duration_ms` ints or None, `digit` a str), else
+    ValueError: a broken or hostile PBX must cost one warning, not the event reader."""
+    event = load_json(text, "ARI event")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ValueError("not an event object with a type")
+    kind = event["type"]
+    channel = event.get("channel")
+    if channel is None:
+        channel = {}
+    if not isinstance(channel, dict):
+        raise ValueError(f"{kind}: channel is not an object")
+    cid = channel.get("id")
+    if kind.startswith(("Channel", "Stasis")) and not (isinstance(cid, str) and _ID.fullmatch(cid)):
+        raise ValueError(f"{kind} without a valid channel.id")
+    args = event.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str | int) for a in args):
+        raise ValueError(f"{kind}: args is not a list of strings")
+    event["args"] = args
+    for key in ("cause", "duration_ms"):
+        value = event.get(key)
+        if value is not None and (type(value) is not int or not 0 <= value < 2**31):
+            raise ValueError(f"{kind}: {key} is not a small integer")
+        event[key] = value
+    event["duration_ms"] = event["duration_ms"] or 0
+    if kind == "ChannelDtmfReceived" and not isinstance(event.get("digit"), str):
+        raise ValueError(f"{kind}: digit is not a string")
+    return kind, event, channel, cid if isinstance(cid, str) else None
+
+
 class _Dialing:
     """An originate waiting for its answer: state changes and the end cause land here."""
 
@@ -237,6 +274,7 @@ class AriBridge:
         self._recording_done: dict[str, asyncio.Event] = {}  # name -> finished (or failed)
         self._recording_failed: dict[str, str] = {}  # name -> Asterisk's cause
         self._last_error = ""
+        self._warn = RateLimitedLog(log)  # one malformed-event line a minute
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -398,16 +436,10 @@ class AriBridge:
 
     async def _on_text(self, text: str) -> None:
         try:
-            event = json.loads(text)
-            kind = event["type"]
-            channel = event.get("channel") or {}
-            cid = channel.get("id") if isinstance(channel, dict) else None
-            if kind.startswith("Channel") or kind.startswith("Stasis"):
-                if not isinstance(cid, str):
-                    raise ValueError(f"{kind} without channel.id")
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            kind, event, channel, cid = parse_event(text)
+        except ValueError as e:
             self.malformed_events += 1
-            log.warning("ARI: malformed event ignored (%s): %.120s", e, text)
+            self._warn.warning("malformed", "ARI: malformed event ignored (%s): %.120r", e, text)
             return
         try:
             await self._dispatch(kind, event, channel, cid)
@@ -418,7 +450,7 @@ class AriBridge:
         self, kind: str, event: dict[str, Any], channel: dict[str, Any], cid: str | None
     ) -> None:
         if kind == "StasisStart":
-            self._on_stasis_start(cid, channel, [str(a) for a in event.get("args", [])])
+            self._on_stasis_start(cid, channel, [str(a) for a in event["args"]])
         elif kind == "ChannelStateChange":
             dialing = self._dialing.get(cid or "")
             if dialing is not None and channel.get("state") == "Ringing" and not dialing.ringing:
@@ -426,20 +458,21 @@ class AriBridge:
         elif kind == "ChannelDtmfReceived":
             call = self.calls.get(cid or "")
             if call is not None:
-                call.emit(Dtmf(str(event["digit"]), int(event.get("duration_ms", 0))))
+                call.emit(Dtmf(event["digit"], event["duration_ms"]))
         elif kind == "ChannelHangupRequest":
             call = self.calls.get(cid or "")
-            if call is not None and isinstance(event.get("cause"), int):
+            if call is not None and event["cause"] is not None:
                 call.hangup_cause = event["cause"]
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             self._on_channel_gone(kind, cid or "", event)
         elif kind in ("RecordingFinished", "RecordingFailed"):
-            recording = event.get("recording") or {}
-            name = str(recording.get("name", ""))
+            recording = event.get("recording")
+            name = str(recording.get("name", "")) if isinstance(recording, dict) else ""
             done = self._recording_done.get(name)
             if done is not None:
                 if kind == "RecordingFailed":
-                    self._recording_failed[name] = str(recording.get("cause", "")) or "failed"
+                    cause = str(recording.get("cause", "")) if isinstance(recording, dict) else ""
+                    self._recording_failed[name] = cause or "failed"
                 done.set()
         else:
             log.debug("ARI: %s ignored", kind)
@@ -461,9 +494,16 @@ class AriBridge:
             if not dialing.answered.done():
                 dialing.answered.set_result(args)
             return
-        caller = (channel.get("caller") or {}).get("number", "") or "unknown"
-        call = AriCall(self, cid, Direction.INBOUND, caller)
-        call.variables = {k: str(v) for k, v in (channel.get("channelvars") or {}).items()}
+        if cid in self.calls:  # a second StasisStart must not take over a live call's channel
+            self._warn.warning("restart", "ARI: StasisStart for live call %s ignored", cid)
+            return
+        caller = channel.get("caller")
+        number = caller.get("number") if isinstance(caller, dict) else None
+        call = AriCall(self, cid, Direction.INBOUND, str(number or "") or "unknown")
+        chan_vars = channel.get("channelvars")
+        call.variables = (
+            {str(k): str(v) for k, v in chan_vars.items()} if isinstance(chan_vars, dict) else {}
+        )
         self.calls[cid] = call
         self._spawn(self._inbound(call))
 
@@ -475,7 +515,7 @@ class AriBridge:
                 started.set_exception(AriError("externalMedia", cid, 0, f"{kind} before Stasis"))
         dialing = self._dialing.get(cid)
         if dialing is not None and not dialing.answered.done() and kind == "ChannelDestroyed":
-            cause = int(event.get("cause", 0))
+            cause = event["cause"] or 0
             dialing.answered.set_exception(
                 CallFailed(cause_from_q850(cause), cause, str(event.get("cause_txt", "")))
             )
@@ -483,12 +523,12 @@ class AriBridge:
         amd = self._amd.get(cid)
         if amd is not None:  # left Stasis for the AMD detour: it comes back, or hangs up there
             if kind == "ChannelDestroyed" and not amd.done():
-                cause = int(event.get("cause", 0))
+                cause = event["cause"] or 0
                 amd.set_exception(CallFailed(cause_from_q850(cause), cause, "hung up during AMD"))
             return
         call = self.calls.get(cid)
         if call is not None:
-            cause = int(event.get("cause", call.hangup_cause))
+            cause = call.hangup_cause if event["cause"] is None else event["cause"]
             detail = f"{kind} cause {cause}"
             self._spawn(self._end(call, cause_from_q850(cause), detail, remote=True))
             return

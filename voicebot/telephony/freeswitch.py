@@ -43,10 +43,15 @@ class EslError(RuntimeError):
 
 
 async def read_esl_message(reader: asyncio.StreamReader) -> tuple[dict[str, str], str]:
-    """One ESL message: its headers, and the body its Content-Length announces."""
+    """One ESL message: its headers, and the body its Content-Length announces. A header
+    line over the reader's limit or a Content-Length that is no length is an EslError (the
+    stream is out of frame: the caller reconnects), never a ValueError out of the reader."""
     headers: dict[str, str] = {}
     while True:
-        line = await reader.readline()
+        try:
+            line = await reader.readline()
+        except ValueError as e:  # over the reader's limit
+            raise EslError("ESL header line too long") from e
         if not line:
             raise ConnectionError("ESL connection closed")
         text = line.decode("utf-8", "replace").rstrip("\n")
@@ -56,11 +61,20 @@ async def read_esl_message(reader: asyncio.StreamReader) -> tuple[dict[str, str]
             continue
         key, _, value = text.partition(": ")
         headers[key] = value
-    length = int(headers.get("Content-Length", "0") or 0)
-    if not 0 <= length <= MAX_CONTENT:
-        raise EslError(f"Content-Length {length} out of range")
+    length = _content_length(headers.get("Content-Length", ""))
     body = (await reader.readexactly(length)).decode("utf-8", "replace") if length else ""
     return headers, body
+
+
+def _content_length(value: str) -> int:
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit() and len(value) <= 8):  # "²", "-1", 5000 digits
+        raise EslError(f"Content-Length {value[:20]!r} is not a length")
+    length = int(value)
+    if length > MAX_CONTENT:
+        raise EslError(f"Content-Length {length} out of range")
+    return length
 
 
 def parse_plain_event(body: str) -> dict[str, str]:
@@ -97,6 +111,7 @@ class FreeswitchBridge:
         self._jobs: dict[str, asyncio.Future[str]] = {}  # Job-UUID -> "+OK …" / "-ERR …"
         self._waiting: dict[str, asyncio.Future[SipCall]] = {}  # originate uuid -> its SIP leg
         self._task: asyncio.Task[None] | None = None
+        self._reading: asyncio.Task[None] | None = None  # the connection's reader
         self._lock = asyncio.Lock()
         self._last_error = ""
 
@@ -134,20 +149,23 @@ class FreeswitchBridge:
                     reader, writer = await asyncio.open_connection(self.cfg.host, self.cfg.port)
                     await self._authenticate(reader, writer)
                 self._writer = writer
-                reading = asyncio.create_task(self._read_loop(reader))
+                self._reading = asyncio.create_task(self._read_loop(reader))
                 await self.command(f"event plain {EVENTS}")
                 backoff.reset()
                 self._problem("")
                 self.connected.set()
                 log.info("%s: connected", where)
-                await reading
+                await self._reading
             except EslError as e:
                 self._problem(f"{where}: {e}")
             except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as e:
-                self._problem(f"{where} unreachable or closed: {e or type(e).__name__}")
+                self._problem(f"{where} unreachable or closed: {str(e) or type(e).__name__}")
             finally:
                 self.connected.clear()
                 self._writer = None
+                if self._reading is not None:
+                    self._reading.cancel()  # its end, if it ended, was raised by now
+                    self._reading = None
                 if writer is not None:
                     writer.close()
                 for fut in self._jobs.values():
@@ -192,9 +210,25 @@ class FreeswitchBridge:
         async with self._lock:
             if self._writer is None:
                 raise EslError("not connected to FreeSWITCH")
+            while not self._replies.empty():  # unasked for, or late for a command given up on
+                self._replies.get_nowait()
             self._writer.write(f"{line}\n\n".encode())
             async with asyncio.timeout(10):
-                return await self._replies.get()
+                return await self._reply()
+
+    async def _reply(self) -> tuple[dict[str, str], str]:
+        """The next reply; if the reader ends first (the stream broke), what ended it."""
+        reading = self._reading
+        get = asyncio.ensure_future(self._replies.get())
+        try:
+            if reading is not None:
+                await asyncio.wait({get, reading}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    error = None if reading.cancelled() else reading.exception()
+                    raise error or ConnectionError("ESL connection closed")
+            return await get
+        finally:
+            get.cancel()
 
     def _on_event(self, event: dict[str, str]) -> None:
         self.events = [*self.events[-99:], event]
