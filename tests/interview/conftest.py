@@ -14,6 +14,7 @@ import pytest
 from voicebot.config import Config
 from voicebot.interview.plan import Job, load_job
 from voicebot.interview.runner import Interviewer
+from voicebot.pii import PiiKeys
 from voicebot.store import Store, TurnRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,8 +29,8 @@ class TurnAnnouncingStore(Store):
     caller who waits for the question to end before answering.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        super().__init__(conn, path)
+    def __init__(self, conn: aiosqlite.Connection, path: str, keys: PiiKeys) -> None:
+        super().__init__(conn, path, keys)
         self.written: asyncio.Queue[TurnRecord] = asyncio.Queue()
 
     async def add_turn(self, turn: TurnRecord) -> None:

@@ -33,7 +33,7 @@ from voicebot.dialogue.builtin import BuiltinPolicy
 from voicebot.dialogue.policy import DialoguePolicy, InterviewContext
 from voicebot.interview.plan import InterviewPlan, load_job
 from voicebot.interview.session import InterviewSession, SessionResult
-from voicebot.speech.asr import Transcript
+from voicebot.speech.asr import ZH_NUMBER_HINT, Transcript
 from voicebot.store import Store, TurnRecord
 from voicebot.telephony.base import (
     Call,
@@ -436,6 +436,7 @@ async def interview(
     speech_options: dict | None = None,
     late: Mapping[str, Callable[[FakeCall], Awaitable[None]]] | None = None,
     on_call: Callable[[FakeCall], None] | None = None,
+    locale: str = "en",
     **interview_options: object,
 ) -> Interview:
     """Run one interview over `script`; `late` holds back the transcript of each sentence it
@@ -465,8 +466,9 @@ async def interview(
     for heard, wait in (late or {}).items():
         asr.late[heard] = lambda wait=wait: wait(call)
     ctx = InterviewContext(
-        call.call_id, InterviewPlan.from_job(job), company=job.company, bot_name="Ava"
-    )
+        call.call_id, InterviewPlan.from_job(job), company=job.company, bot_name="Ava",
+        locale=locale,
+    )  # fmt: skip
     options: dict = {"reprompt_after_s": 1.0, **interview_options}
     session = InterviewSession(
         call,
@@ -581,6 +583,17 @@ async def test_with_asr_context_each_answer_is_decoded_with_its_question() -> No
         assert contexts[answer] == (asked[qid], "en")
     consent = [t.text for t in done.result.turns if t.kind == "consent"]
     assert contexts[YES] == (consent[0], "en")
+
+
+async def test_a_mandarin_salary_answer_is_decoded_with_the_chinese_numeral_hint() -> None:
+    """Whisper base writes 一万五 as "1500" unless its prompt shows Chinese numerals; only the
+    salary answer pays the slower prompted decode."""
+    done = await interview(answering(ANSWERS), locale="zh")
+    contexts = {heard: (context, lang) for heard, context, lang in done.asr.contexts}
+    assert contexts[ANSWERS["salary"]] == (ZH_NUMBER_HINT, "zh")
+    assert contexts[ANSWERS["notice"]] == ("", "zh") and contexts[YES] == ("", "zh")
+    english = await interview(answering(ANSWERS))
+    assert {c for _, c, _ in english.asr.contexts} == {""}
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from voicebot.dialogue.policy import (
     Transfer,
     Utterance,
 )
-from voicebot.speech.asr import Recognizer, RecognizerEngine, Transcript
+from voicebot.speech.asr import Recognizer, RecognizerEngine, Transcript, recognition_hint
 from voicebot.speech.tts import Synthesizer
 from voicebot.speech.turn import TurnTiming, silence_needed_ms
 from voicebot.speech.vad import (
@@ -548,8 +548,12 @@ class InterviewSession:
 
     # listener --------------------------------------------------------------------------
 
-    def _recognizer(self) -> Recognizer:
+    def _recognizer(self, turn: int | None = None) -> Recognizer:
+        """A recognizer for speech answering prompt `turn`: with the question as its context
+        (speech.asr_context), or the hint its kind of answer needs (a Mandarin salary)."""
         context = self._asked_text if self._asr_context else ""
+        if not context and turn is not None:
+            context = recognition_hint(self._turn_kinds.get(turn), self._language)
         return self.asr.recognizer(self.call.sample_rate, context, self._language)
 
     async def _listen(self) -> None:
@@ -583,7 +587,7 @@ class InterviewSession:
                     dropped = self.call.clear_output()
                     log.debug("barge-in on %s: dropped %d frames", self.call.call_id, dropped)
                 self._notify()
-                recognizer = self._recognizer()
+                recognizer = self._recognizer(prompt[0])
                 for f in preroll:
                     await recognizer.feed(f)
                 preroll.clear()

