@@ -222,7 +222,7 @@ async def test_an_unasked_esl_reply_is_not_taken_for_the_next_commands() -> None
 # the fuzz suite at CI size -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("target", "n"), [("ari", 300), ("agi", 150), ("ami", 300),
+@pytest.mark.parametrize(("target", "n"), [("ari", 1000), ("agi", 150), ("ami", 200),
                                            ("esl", 150)])  # fmt: skip
 async def test_pbx_fuzz(target: str, n: int) -> None:
     report = await PBX_TARGETS[target](n, 16)
