@@ -103,12 +103,6 @@ def candidate_of(call: Call) -> str | None:
     return variables.get("CANDIDATE_ID") or variables.get("candidate_id")
 
 
-GOODBYE = {
-    "en": "I'm sorry, we have to end the call here. Thank you for your time. Goodbye.",
-    "zh": "抱歉，我们需要在这里结束通话。感谢您的时间，再见。",
-}
-
-
 async def serve(
     cfg: Config,
     job: Job,
@@ -265,15 +259,16 @@ async def say_goodbye(interviewer: Any, job: Job, call: Call, limit_s: float = 8
     """A short goodbye on a call the shutdown cut, if the voice can say it; never raises."""
     import numpy as np
 
+    from voicebot.dialogue.prompts import Prompts
     from voicebot.media.resample import resample
     from voicebot.telephony.base import frame_bytes
 
     if call.ended:
         return
     locale = job.locale or interviewer.cfg.interview.locale
-    text = GOODBYE["zh" if locale.startswith("zh") else "en"]
     try:
         async with asyncio.timeout(limit_s):
+            text = Prompts().render("goodbye_shutdown", locale=locale)
             tts = await interviewer.tts_for(locale)
             pcm = await tts.render(text)
             if tts.sample_rate != call.sample_rate:

@@ -32,6 +32,7 @@ _CASES: list[tuple[str, dict[str, Any]]] = [
     ("goodbye_early", {"candidate_name": ""}),
     ("goodbye_no_consent", {}),
     ("goodbye_opt_out", {}),
+    ("goodbye_shutdown", {}),
     ("goodbye_silence", {}),
     ("goodbye_unclear", {}),
     ("greeting", {"candidate_name": ""}),
