@@ -18,14 +18,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from tests.cli_helpers import clean_environment, run  # noqa: F401  (autouse fixture)
 from tests.hr.helpers import JOB_FILE, JOB_ID
 from voicebot.campaigns.liveness import shown_state, stalled_reason
 from voicebot.campaigns.settings import parse_settings
 from voicebot.campaigns.waits import describe_wait
-from voicebot.cli import app
 from voicebot.config import Config
 from voicebot.hr.api import create_app
 from voicebot.hr.importer import import_jobs
@@ -36,16 +35,6 @@ from voicebot.store.hr import CandidateRecord
 ALWAYS = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
           "window_end": "23:59", "calls_per_second": 50, "retry_interrupted": "0,1"}  # fmt: skip
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("VOICEBOT_")]:
-        monkeypatch.delenv(var)
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], prog_name="voicebot")
 
 
 async def cli(*args: str | Path) -> Result:

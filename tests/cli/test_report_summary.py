@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner, Result
-
+from tests.cli_helpers import clean_environment, run  # noqa: F401  (autouse fixture)
 from tests.scoring.scoring_data import JOBS, STRONG, interview_turns
-from voicebot.cli import app
 from voicebot.hr.importer import import_jobs
 from voicebot.interview.plan import load_job
 from voicebot.store import Store, TurnRecord
@@ -20,16 +16,6 @@ from voicebot.store import hr as db
 from voicebot.store.hr import CandidateRecord
 
 JOB = JOBS / "backend-engineer.yaml"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("VOICEBOT_")]:
-        monkeypatch.delenv(var)
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], prog_name="voicebot")
 
 
 async def interviewed(db_path: Path) -> None:

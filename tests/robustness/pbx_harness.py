@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -315,23 +315,35 @@ async def fuzz_ami(n: int, seed: int) -> PbxReport:
                     return str(reply.get("Ping", "")) == "Pong"
                 return False
 
-            for data in ami_inputs(rng, n):
-                report.inputs += 1
-                report.deserving += 1
-                since = peer.connections
-                await peer.inject(data)
-                if await ping() or await _after_reconnect(
-                    report, peer, bridge.logged_in, ping, since
-                ):
-                    report.answered += 1
-                else:
-                    _example(report, f"Ping unanswered after {data[:200]!r}")
+            inputs = ami_inputs(rng, n)
+            await _inject_and_probe(report, peer, inputs, bridge.logged_in, ping, "Ping")
             report.task_deaths = int(bridge._ami_task is None or bridge._ami_task.done())
             report.alive = report.task_deaths == 0 and await ping()
         finally:
             await bridge.stop()
             await peer.stop()
     return report
+
+
+async def _inject_and_probe(
+    report: PbxReport,
+    peer: _HostilePeer,
+    inputs: Iterable[bytes],
+    ready: asyncio.Event,
+    probe: Callable[[], Any],
+    what: str,
+) -> None:
+    """Each input sent on the live connection, then `probe` must be answered: at once, or
+    after one reconnect."""
+    for data in inputs:
+        report.inputs += 1
+        report.deserving += 1
+        since = peer.connections
+        await peer.inject(data)
+        if await probe() or await _after_reconnect(report, peer, ready, probe, since):
+            report.answered += 1
+        else:
+            _example(report, f"{what} unanswered after {data[:200]!r}")
 
 
 async def _after_reconnect(
@@ -385,17 +397,8 @@ async def fuzz_esl(n: int, seed: int) -> PbxReport:
                     return body.startswith("+OK UP")
                 return False
 
-            for data, _in_frame in esl_inputs(rng, n):
-                report.inputs += 1
-                report.deserving += 1
-                since = peer.connections
-                await peer.inject(data)
-                if await status() or await _after_reconnect(
-                    report, peer, bridge.connected, status, since
-                ):
-                    report.answered += 1
-                else:
-                    _example(report, f"api status unanswered after {data[:200]!r}")
+            inputs = (data for data, _in_frame in esl_inputs(rng, n))
+            await _inject_and_probe(report, peer, inputs, bridge.connected, status, "api status")
             report.task_deaths = int(bridge._task is None or bridge._task.done())
             report.alive = report.task_deaths == 0 and await status()
         finally:

@@ -2,28 +2,15 @@
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
-import pytest
 from scoring_data import JOBS, REPO, STRONG, stored_call
-from typer.testing import CliRunner, Result
 
-from voicebot.cli import app
+from tests.cli_helpers import clean_environment, run  # noqa: F401  (autouse fixture)
 from voicebot.interview.plan import load_job
 from voicebot.store import Store
 
 ANSWERS = REPO / "tests" / "data" / "answers" / "backend-engineer.en.jsonl"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("VOICEBOT_")]:
-        monkeypatch.delenv(var)
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], prog_name="voicebot")
 
 
 def test_score_prints_one_json_object_per_answer() -> None:

@@ -4,27 +4,15 @@ name in its text; `--version N` reads an earlier version; `--rescore` adds one."
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 from scoring_data import JOBS, STRONG, candidate_call
-from typer.testing import CliRunner, Result
 
-from voicebot.cli import app
+from tests.cli_helpers import clean_environment, run  # noqa: F401  (autouse fixture)
 from voicebot.interview.plan import load_job
 from voicebot.store import Store
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("VOICEBOT_")]:
-        monkeypatch.delenv(var)
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], prog_name="voicebot")
 
 
 def pdf_text(path: Path) -> str:

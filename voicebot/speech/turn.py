@@ -11,6 +11,7 @@ frame of a pause, with the recognizer's partial transcript once it has one; the 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -81,8 +82,10 @@ def complete_answer(kind: str | None, text: str, locale: str = "en") -> bool:
     return reads_finished(text) and holds_value(kind, text, locale)
 
 
+@functools.lru_cache(maxsize=256)
 def holds_value(kind: str | None, text: str, locale: str = "en") -> bool:
-    """`text` names what a short question of this kind asks for (anywhere in it)."""
+    """`text` names what a short question of this kind asks for (anywhere in it). Cached: the
+    session asks on every silent frame of a pause, with the same partial transcript."""
     if kind not in SHORT_KINDS:
         return False
     if kind == "salary":

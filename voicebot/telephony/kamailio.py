@@ -182,15 +182,9 @@ class LocalDispatcher(LocalRegistrar):
             raise RegistrarError(f"kamcmd dispatcher.list failed: {e}") from e
         return dict(_DEST.findall(out.stdout))
 
-    def _prepare(self) -> list[str]:
-        exe = shutil.which(self.binary)
-        if exe is None:
-            raise RegistrarError(f"kamailio binary {self.binary!r} not found on PATH")
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def _write_config(self, module_path: Path) -> None:
         self.list_path.write_text(dispatcher_list(self.dispatch))
-        self.cfg_path.write_text(render_cfg(self.dispatch, kamailio_module_path(exe)))
-        return [exe, "-DD", "-E", "-f", str(self.cfg_path), "-m", "32", "-M", "8",
-                "-Y", str(self.workdir)]  # fmt: skip
+        self.cfg_path.write_text(render_cfg(self.dispatch, module_path))
 
 
 _CFG = """\

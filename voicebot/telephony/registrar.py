@@ -174,6 +174,12 @@ class LocalRegistrar:
         if exe is None:
             raise RegistrarError(f"kamailio binary {self.binary!r} not found on PATH")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._write_config(kamailio_module_path(exe))
+        return [exe, "-DD", "-E", "-f", str(self.cfg_path), "-m", "32", "-M", "8",
+                "-Y", str(self.workdir)]  # fmt: skip
+
+    def _write_config(self, module_path: Path) -> None:
+        """The files kamailio reads: the registrar's kamailio.cfg (a subclass writes its own)."""
         if self.trace_dir is not None:
             self.trace_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text(
@@ -181,13 +187,11 @@ class LocalRegistrar:
                 host=self.host,
                 port=self.port,
                 users=self.users,
-                module_path=kamailio_module_path(exe),
+                module_path=module_path,
                 qop=self.qop,
                 trace_dir=self.trace_dir,
             )
         )
-        return [exe, "-DD", "-E", "-f", str(self.cfg_path), "-m", "32", "-M", "8",
-                "-Y", str(self.workdir)]  # fmt: skip
 
     def _spawn(self, cmd: list[str]) -> None:
         with self.log_path.open("wb") as log:
