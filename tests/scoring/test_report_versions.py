@@ -6,15 +6,14 @@ version 1."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from scoring_data import STRONG, candidate_call
 
+from tests.store.old_schema import database_at
 from voicebot.interview.plan import Job
 from voicebot.scoring.pipeline import score_call
 from voicebot.store import Store, hr
-from voicebot.store.db import migrations
 from voicebot.store.reports import get_report, list_reports, report_versions
 
 
@@ -67,15 +66,7 @@ async def test_rescore_adds_a_version_and_queues_report_updated(
 async def test_reports_from_before_versions_become_version_1(tmp_path: Path) -> None:
     """A store at schema 4 with a report: opening it keeps the report, as version 1."""
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    for version, name, sql in migrations():
-        if version <= 4:
-            conn.executescript(sql)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
+    conn = database_at(path, 4)
     conn.execute(
         "INSERT INTO calls (id, direction, bridge, remote_hash, started_at) "
         "VALUES ('call-old', 'outbound', 'sip', 'x', 1)"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.hr.helpers import JOB_FILE, JOB_ID
+from tests.store.old_schema import database_at
 from voicebot import pii
 from voicebot.hr.importer import import_jobs
 from voicebot.store import Store, StoreError, privacy
 from voicebot.store import hr as db
-from voicebot.store.db import migrations
 from voicebot.store.hr import CandidateRecord
 
 PHONE, NAME, EMAIL = "+14155550123", "Zoë Example", "zoe@example.com"
@@ -117,15 +117,7 @@ def plain_schema4_db(path: Path) -> dict[str, str]:
     """A database as schema 4 wrote it: numbers and names in plain, unkeyed sha256 ids and
     hashes, a campaign with two pending targets, one do-not-call number, a called candidate
     with a report, and an outbox event that names a candidate id."""
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-        "applied_at REAL NOT NULL)"
-    )
-    for version, name, sql in migrations():
-        if version <= 4:
-            conn.executescript(sql)
-            conn.execute("INSERT INTO schema_migrations VALUES (?,?,?)", (version, name, 1.0))
+    conn = database_at(path, 4)
     conn.execute("INSERT INTO jobs VALUES (?, 'Backend', ?, 1, 1)", (JOB_ID, JOB_FILE.read_text()))
     people = {"+14155550101": "Ann Plain", "+14155550102": "Bob Plain", "+14155550103": "Cy"}
     ids = {}
