@@ -47,6 +47,12 @@ def level(job: Job, competency: str, text: str) -> int:
     return score_answer(job, competency, text).level
 
 
+def quotes(job: Job, competency: str, text: str) -> dict[str, str | None]:
+    """Each level-5 feature of the competency → the sentence that showed it, or None."""
+    features = score_answer(job, competency, text).checklist["level5_features"]
+    return {f["id"]: f["quote"] for f in features}
+
+
 def test_the_issues_four_answers(backend_job: Job) -> None:
     # a method list is at best a general approach (2); a bare list of keywords adds nothing
     assert level(backend_job, "problem_solving", STUFFED) <= 2
@@ -203,8 +209,7 @@ def test_the_outcome_is_the_result_at_the_end_not_a_figure_in_the_diagnosis(
         "traces and saw every slow request went through one storage node. I took that node out "
         "of the pool, and the errors dropped to zero within minutes."
     )
-    s = score_answer(backend_job, "problem_solving", text)
-    shown = {f["id"]: f["quote"] for f in s.checklist["level5_features"]}
+    shown = quotes(backend_job, "problem_solving", text)
     assert shown["outcome"] == "the errors dropped to zero within minutes", shown
 
 
@@ -218,17 +223,13 @@ def test_what_the_other_person_did_afterwards_is_the_outcome_of_the_candidates_a
         "log and found a missing index on the date column. I added the index that evening, and "
         "the next morning she said everything was fast."
     )
-    s = score_answer(backend_job, "problem_solving", story)
-    shown = {f["id"]: f["quote"] for f in s.checklist["level5_features"]}
+    shown = quotes(backend_job, "problem_solving", story)
     assert shown["outcome"] == "the next morning she said everything was fast", shown
     theirs = (
         "Last week the report page took a minute to load. I asked my lead, and she looked at "
         "the slow query log and found a missing index."
     )
-    shown = {
-        f["id"]: f["quote"]
-        for f in score_answer(backend_job, "problem_solving", theirs).checklist["level5_features"]
-    }
+    shown = quotes(backend_job, "problem_solving", theirs)
     assert not shown["diagnosed"], shown
 
 
