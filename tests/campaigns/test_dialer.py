@@ -26,6 +26,7 @@ from tests.campaigns.fakes import (
 from tests.hr.helpers import JOB_ID
 from voicebot.campaigns.dialer import Dialer
 from voicebot.campaigns.settings import parse_settings
+from voicebot.sharing import verify
 from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.db import StoreError
@@ -181,6 +182,11 @@ async def test_completed_interview_is_scored_and_announced(store: Store) -> None
     assert (done["score"], done["max"], done["external_id"]) == (4.0, 5, "ATS-0")
     assert done["competencies"][0]["evidence"] == ["traced it in the logs"]
     assert done["report_url"] == f"https://hr.example.com/api/interviews/{done['call_id']}/report"
+    # the recruiter's link opens without a token: signed for this interview, expiring
+    token = done["share_url"].removeprefix("https://hr.example.com/api/share/")
+    assert verify(store.pii, token.removesuffix("/report.html")).call_id == done["call_id"]
+    assert done["share_expires_at"].endswith("Z")
+    assert done["human_review"] == {"required": False, "status": "not_required"}
 
 
 async def test_pause_stops_new_calls_and_resume_finishes(store: Store) -> None:

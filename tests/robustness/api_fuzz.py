@@ -35,6 +35,8 @@ class ApiFuzzReport:
     undocumented: list[str] = field(default_factory=list)  # "POST /jobs -> 400", once each
     statuses: collections.Counter[int] = field(default_factory=collections.Counter)
     examples: list[str] = field(default_factory=list)  # the first failures, for a person
+    # operations no request can violate the schema of (e.g. one free-form path string)
+    always_valid: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -122,6 +124,7 @@ def _fuzz_operation(
 ) -> None:  # fmt: skip
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
+    from hypothesis.errors import Unsatisfiable
     from schemathesis.generation.modes import GenerationMode
 
     documented = {str(code) for code in operation.definition.raw.get("responses", {})}
@@ -147,4 +150,9 @@ def _fuzz_operation(
             if not known and where not in report.undocumented:
                 report.undocumented.append(where)
 
-        send()
+        try:
+            send()
+        except Unsatisfiable:
+            if mode is not GenerationMode.NEGATIVE:
+                raise
+            report.always_valid.append(name)

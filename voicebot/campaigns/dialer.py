@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from voicebot import metrics
+from voicebot import sharing as share_link
+from voicebot.campaigns.payloads import completed_payload
 from voicebot.campaigns.settings import CampaignSettings, parse_settings
 from voicebot.interview.plan import Job, Resume, parse_job
 from voicebot.pii import redact
@@ -400,9 +402,8 @@ class _Run:
         if outcome == "completed":
             report = await self._report(call.call_id)
             if report is not None:
-                events.append(
-                    ("interview.completed", self._completed_payload(base, call.call_id, report))
-                )
+                payload = await self._completed_payload(base, call.call_id, report)
+                events.append(("interview.completed", payload))
         return self._done(target, outcome, call.call_id, events)
 
     async def _report(self, call_id: str) -> Mapping[str, Any] | None:
@@ -414,23 +415,20 @@ class _Run:
             log.exception("campaign %s: scoring call %s failed", self.campaign_id, call_id)
             return None
 
-    def _completed_payload(
+    async def _completed_payload(
         self, base: Mapping[str, Any], call_id: str, report: Mapping[str, Any]
     ) -> dict[str, Any]:
-        overall = report.get("overall", {})
-        return {
-            **base,
-            "interview_id": call_id,
-            "call_id": call_id,
-            "recommendation": overall.get("recommendation"),
-            "score": overall.get("score"),
-            "max": overall.get("max"),
-            "competencies": [
-                {k: c.get(k) for k in ("id", "name", "score", "max", "evidence")}
-                for c in report.get("competencies", [])
-            ],
-            "report_url": f"{self.d.report_url}/interviews/{call_id}/report",
-        }
+        share = None
+        if self.d.report_url:
+            token = share_link.sign(self.store.pii, call_id)
+            share = share_link.describe(
+                self.d.report_url, token, share_link.verify(self.store.pii, token)
+            )
+        return completed_payload(
+            base, call_id, report, call=await self.store.get_call(call_id),
+            report_url=self.d.report_url, share=share,
+            questions={q.id: " ".join(q.text.split()) for q in self.job.all_questions},
+        )  # fmt: skip
 
     def _done(
         self,

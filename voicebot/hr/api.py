@@ -8,7 +8,6 @@ error is a 422 naming the field (`loc`) and the reason (`msg`).
 # no `from __future__ import annotations`: FastAPI must resolve the route-local `Auth` aliases
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -21,6 +20,7 @@ from voicebot.campaigns.liveness import shown_state
 from voicebot.campaigns.service import CallingUnavailable
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
+from voicebot.hr import share
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
 from voicebot.hr.importer import parse_candidate
 from voicebot.interview.plan import Job, JobError, field_lines, parse_job
@@ -426,14 +426,7 @@ def create_app(
     )  # fmt: skip
     async def recording(call_id: str, _: Auth) -> FileResponse:
         """Only when the candidate agreed to recording (import flag) and on the call."""
-        c = await _call(call_id)
-        cand = await db.get_candidate(store, c["candidate_id"]) if c["candidate_id"] else None
-        if not (cand and cand["consent_recording"] and c["consent"]):
-            raise HTTPException(403, "the candidate did not consent to recording")
-        path = Path(cfg.api.recordings_dir) / f"{call_id}.wav"
-        if not path.is_file():
-            raise HTTPException(404, f"no recording for interview {call_id}")
-        return FileResponse(path, media_type="audio/wav")
+        return FileResponse(await share.recording_file(store, cfg, call_id), media_type="audio/wav")
 
     # outcomes ---------------------------------------------------------------------------------
 
@@ -449,4 +442,5 @@ def create_app(
         )  # fmt: skip
         return {"candidate_id": body.candidate_id, "recorded": True}
 
+    share.add_routes(app, store, cfg, hr_role)
     return app
