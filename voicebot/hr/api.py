@@ -50,7 +50,11 @@ class CampaignIn(BaseModel):
 
 
 class OutcomeIn(BaseModel):
-    candidate_id: str = Field(min_length=1)
+    candidate_id: str | None = Field(default=None, min_length=1)
+    external_id: str | None = Field(
+        default=None, min_length=1, description="The ATS's id, instead of candidate_id"
+    )
+    job_id: str | None = Field(default=None, min_length=1, description="With external_id")
     hired: bool | None = None
     performance: float | None = Field(default=None, ge=1, le=5, allow_inf_nan=False)
     note: str | None = Field(default=None, max_length=2000)
@@ -244,14 +248,22 @@ def create_app(
         data = await request.json()  # parsed off the loop when big (SafeJSONRoute)
         region = cfg.campaigns.default_region
         records = await asyncio.to_thread(_candidates_from_body, data, job_id, region)
-        inserted, updated = await db.upsert_candidates(store, records)
-        keyed = store.pii.candidate_id  # an HMAC each: 100 000 of them are seconds of work
-        ids = await asyncio.to_thread(lambda: [keyed(r.job_id, r.phone_e164) for r in records])
+        ids: list[str] = []  # by the ATS's external_id where given, else by job + number
+        inserted, updated = await db.upsert_candidates(store, records, ids)
         return {"inserted": inserted, "updated": updated, "ids": ids}
 
     @app.get("/jobs/{job_id}/candidates", responses=responses(401))
     async def candidates(job_id: str, _: Auth) -> list[dict[str, Any]]:
         return await db.list_candidates(store, job_id)
+
+    @app.get("/candidates", responses=responses(401, 422))
+    async def find_candidates(
+        _: Auth,
+        external_id: Annotated[str, Query(min_length=1, max_length=200)],
+        job_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    ) -> list[dict[str, Any]]:
+        """The candidates the ATS knows by its own id: one per job they applied to."""
+        return await db.find_candidates(store, external_id, job_id)
 
     @app.get("/candidates/{candidate_id}", responses=responses(401, 404))
     async def candidate(candidate_id: str, _: Auth) -> dict[str, Any]:
@@ -432,15 +444,29 @@ def create_app(
 
     @app.post("/outcomes", response_model=OutcomeRecorded, responses=responses(401, 409, 413, 422))
     async def outcome(body: OutcomeIn, _: Auth) -> dict[str, Any]:
-        if await db.get_candidate(store, body.candidate_id) is None:
-            raise _invalid([(["candidate_id"], f"candidate {body.candidate_id!r} does not exist")])
+        candidate_id = await _outcome_candidate(body)
         if body.hired is None and body.performance is None:
             raise _invalid([(["hired"], "give hired and/or performance")])
         await db.record_outcome(
-            store, body.candidate_id, hired=body.hired, performance=body.performance,
-            note=body.note,
-        )  # fmt: skip
-        return {"candidate_id": body.candidate_id, "recorded": True}
+            store, candidate_id, hired=body.hired, performance=body.performance, note=body.note
+        )
+        return {"candidate_id": candidate_id, "recorded": True}
+
+    async def _outcome_candidate(body: OutcomeIn) -> str:
+        """voicebot's id of the candidate an outcome is about, given either id."""
+        if body.candidate_id is not None:
+            if await db.get_candidate(store, body.candidate_id) is None:
+                why = f"candidate {body.candidate_id!r} does not exist"
+                raise _invalid([(["candidate_id"], why)])
+            return body.candidate_id
+        if body.external_id is None:
+            raise _invalid([(["candidate_id"], "give candidate_id or external_id")])
+        found = await db.find_candidates(store, body.external_id, body.job_id)
+        if len(found) != 1:
+            why = (f"no candidate has external_id {body.external_id!r}" if not found else
+                   f"external_id {body.external_id!r} is on {len(found)} jobs: give job_id")
+            raise _invalid([(["external_id"], why)])
+        return str(found[0]["id"])
 
     share.add_routes(app, store, cfg, hr_role)
     return app

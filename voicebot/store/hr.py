@@ -146,8 +146,12 @@ class CandidateRecord:
         return pii.keys().candidate_id(self.job_id, self.phone_e164)
 
 
-async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) -> tuple[int, int]:
-    """Insert new candidates and update known ones (key: job + E.164); (inserted, updated)."""
+async def upsert_candidates(
+    store: Store, records: Sequence[CandidateRecord], ids: list[str] | None = None
+) -> tuple[int, int]:
+    """Insert new candidates and update known ones; (inserted, updated). A candidate is known
+    by the ATS's `external_id` within the job (a new number for the same applicant updates
+    them), else by job + E.164. `ids` gets each record's stored id, in order."""
 
     keys = store.pii
 
@@ -161,6 +165,20 @@ async def upsert_candidates(store: Store, records: Sequence[CandidateRecord]) ->
             exists = conn.execute(
                 "SELECT erased_at FROM candidates WHERE id = ?", (cid,)
             ).fetchone()
+            known = r.external_id and conn.execute(
+                "SELECT id, erased_at FROM candidates WHERE job_id = ? AND external_id = ? "
+                "AND id <> ?", (r.job_id, r.external_id, cid),
+            ).fetchone()  # fmt: skip
+            if known and exists is None:  # the ATS's applicant, on a new number
+                cid, exists = known[0], (known[1],)
+                conn.execute(
+                    "UPDATE candidates SET phone_e164 = ?, phone_hash = ? WHERE id = ?",
+                    (keys.encrypt(r.phone_e164), keys.phone_hash(r.phone_e164), cid),
+                )
+            elif known:  # the number is another row's: the external id moves to it
+                conn.execute("UPDATE candidates SET external_id = NULL WHERE id = ?", (known[0],))
+            if ids is not None:
+                ids.append(cid)
             if exists is not None and exists[0] is not None:
                 continue  # erased on request: a re-import does not bring them back
             conn.execute(
@@ -231,6 +249,21 @@ async def list_candidates(store: Store, job_id: str | None = None) -> list[dict[
         return [_candidate(store.pii, r) for r in _rows(cur)]
 
     return await run(store, _list_candidates)
+
+
+async def find_candidates(
+    store: Store, external_id: str, job_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The candidates the ATS knows by `external_id` (one per job it applied to)."""
+
+    def _find(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM candidates WHERE external_id = ?", [external_id]
+        if job_id is not None:
+            sql, args = sql + " AND job_id = ?", [*args, job_id]
+        cur = conn.execute(sql + " ORDER BY created_at, id", args)
+        return [_candidate(store.pii, r) for r in _rows(cur)]
+
+    return await run(store, _find)
 
 
 async def get_candidate(store: Store, candidate_id: str) -> dict[str, Any] | None:
