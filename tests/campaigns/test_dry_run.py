@@ -13,9 +13,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.hr.receiver import Receiver
+from voicebot.config import Config
+from voicebot.hr.api import create_app
 from voicebot.hr.importer import import_candidates, import_jobs
 from voicebot.hr.webhooks import new_secret
 from voicebot.store import Store
@@ -57,7 +60,7 @@ async def test_a_dry_run_interviews_a_scripted_candidate_and_delivers_real_webho
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "voicebot.cli", "campaign", "start", cid, "--dry-run",
             "--candidates", "1", "--webhook", rx.url, "--webhook-secret", secret,
-            "-c", str(cfg),
+            "--report-url", "http://127.0.0.1:8081", "-c", str(cfg),
             env={k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
@@ -74,9 +77,20 @@ async def test_a_dry_run_interviews_a_scripted_candidate_and_delivers_real_webho
     done = rx.got[-1].data
     assert done["recommendation"] and done["score"] is not None and done["competencies"]
     assert done["campaign_id"] != cid  # the dry run's own campaign
+    assert all(r.data["dry_run"] is True for r in rx.got)  # an ATS never files it as real
+    link = f"http://127.0.0.1:8081/interviews/{done['call_id']}/report"
+    assert done["report_url"] == link  # the API over the dry store, not the real one
 
     dry = tmp_path / "dry-run.db"
     assert count(dry, "SELECT COUNT(*) FROM calls WHERE outcome = 'completed'") == 1
     assert count(dry, "SELECT COUNT(*) FROM reports") == 1
     assert count(real, "SELECT COUNT(*) FROM calls") == 0  # nobody real was called
+    async with await Store.open(dry) as dry_store:  # what --report-url's API would serve
+        token = await db.create_token(dry_store, "ats", "hr")
+        transport = httpx.ASGITransport(app=create_app(dry_store, Config()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as c:
+            got = await c.get(link, headers={"Authorization": f"Bearer {token}"})
+            shared = await c.get(done["share_url"])
+    assert got.status_code == 200 and got.json()["call_id"] == done["call_id"]
+    assert shared.status_code == 200 and "<html" in shared.text.lower()
     assert count(real, f"SELECT COUNT(*) FROM campaigns WHERE id = '{cid}' AND state = 'draft'")

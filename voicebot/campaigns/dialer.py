@@ -162,6 +162,7 @@ class Dialer:
         scorer: Scorer | None = score_with_pipeline,
         report_url: str = "",
         poll_s: float = 1.0,
+        event_fields: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.bridge = bridge
@@ -169,6 +170,7 @@ class Dialer:
         self.clock = clock or SystemClock()
         self.scorer = scorer
         self.report_url = report_url.rstrip("/")
+        self.event_fields = dict(event_fields or {})  # in every event (a dry run's mark)
         self.poll_s = poll_s
         self.stats = DialerStats()
         self._stopping = asyncio.Event()
@@ -343,6 +345,7 @@ class _Run:
     async def _place(self, target: Mapping[str, Any], attempt_id: str) -> db.AttemptResult:
         number = target["phone_e164"]
         base = {
+            **self.d.event_fields,
             "candidate_id": target["candidate_id"],
             "external_id": target.get("external_id"),  # the ATS's own id, from the import
             "job_id": self.job.id,

@@ -92,8 +92,13 @@ async def dry_run(
     webhook_secret: str | None = None,
     limit: int = 2,
     drain_s: float = 10.0,
+    report_url: str = "",
 ) -> dict[str, Any]:
-    """Run the dry campaign to its end; the summary says what each scripted candidate got."""
+    """Run the dry campaign to its end; the summary says what each scripted candidate got.
+
+    Every event says `"dry_run": true`. Its links point at `report_url`, an API serving the dry
+    store (`VOICEBOT_STORE__PATH=<dry store> voicebot api`), or are null: never at the real API,
+    which has none of these interviews."""
     from voicebot.demo import ScriptedCandidate, candidate_voice, script_for
     from voicebot.interview.runner import Interviewer
     from voicebot.scoring import llm
@@ -136,8 +141,8 @@ async def dry_run(
                     feedback_scores=cfg.reports.feedback_scores,
                     rater=llm.from_config(cfg.scoring),
                 )  # fmt: skip
-                dialer = Dialer(dry, bot, interviewer, scorer=scorer,
-                                report_url=cfg.api.public_url)  # fmt: skip
+                dialer = Dialer(dry, bot, interviewer, scorer=scorer, report_url=report_url,
+                                event_fields={"dry_run": True})  # fmt: skip
                 state = await dialer.run(dry_id)
             await _drain(dry, sender, drain_s)
         finally:

@@ -295,6 +295,13 @@ def campaign_start(
     candidates: Annotated[
         int, typer.Option(min=1, max=20, help="Dry run: how many of its candidates.")
     ] = 2,
+    report_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Dry run: the base of its webhooks' report links, an API over the dry store "
+            "(VOICEBOT_STORE__PATH=<dry store> voicebot api); default: no links."
+        ),
+    ] = None,
     simulate: SimulateOpt = None,
     seed: Annotated[int, typer.Option(hidden=True)] = 0,
     call_s: Annotated[float, typer.Option(hidden=True)] = 0.0,
@@ -306,7 +313,7 @@ def campaign_start(
 
     cfg = _config(config)
     if dry_run:
-        _dry_run(cfg, campaign_id, dry_store, webhook, webhook_secret, candidates)
+        _dry_run(cfg, campaign_id, dry_store, webhook, webhook_secret, candidates, report_url)
         return
     sim = Simulation(simulate, seed, call_s, dial_log) if simulate else None
 
@@ -328,6 +335,7 @@ def _dry_run(
     webhook: str | None,
     secret: str | None,
     limit: int,
+    report_url: str | None,
 ) -> None:
     from voicebot.campaigns.dryrun import default_store, dry_run
     from voicebot.hr.webhooks import WebhookError, new_secret, sign
@@ -346,7 +354,7 @@ def _dry_run(
     try:
         result = asyncio.run(
             dry_run(cfg, campaign_id, store_path=path, webhook_url=webhook,
-                    webhook_secret=secret, limit=limit)
+                    webhook_secret=secret, limit=limit, report_url=report_url or "")
         )  # fmt: skip
     except StoreError as e:
         _fail(str(e))
@@ -359,6 +367,9 @@ def _dry_run(
     hooks = ", ".join(f"{k} {v}" for k, v in result["webhooks"].items())
     typer.echo(f"dry run {result['campaign_id']}: {result['state']}; webhooks {hooks}")
     typer.echo(f"its store: {path}; read a report: VOICEBOT_STORE__PATH={path} voicebot report ID")
+    if not report_url:
+        typer.echo(f"its webhooks carry no report links; to serve them: VOICEBOT_STORE__PATH={path}"
+                   " voicebot api --port 8081, and pass --report-url http://127.0.0.1:8081")
 
 
 @campaign_app.command("resume")
