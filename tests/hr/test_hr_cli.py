@@ -119,3 +119,26 @@ def test_the_api_refuses_to_start_on_a_store_it_cannot_use(store_in_tmp: Path) -
     result = run("api", "--port", "1")
     assert result.exit_code == 2
     assert result.output.strip() == f"voicebot: store {store_in_tmp}: file is not a database"
+
+
+def test_webhooks_test_backfill_and_remove_from_the_cli(store_in_tmp: Path) -> None:
+    first = run("webhooks", "add", "http://127.0.0.1:9/a", "--events", "interview.completed")
+    old_ep = first.output.split()[1]
+    conn = sqlite3.connect(store_in_tmp)
+    conn.execute(
+        "INSERT INTO webhook_events VALUES ('msg_old', 'interview.completed', '{}', 1.0)"
+    )  # an event from before the second endpoint existed
+    conn.commit()
+    conn.close()
+    ep = run("webhooks", "add", "http://127.0.0.1:9/b").output.split()[1]
+    tested = run("webhooks", "test", ep)
+    assert tested.exit_code == 0 and re.match(r"test event msg_\w+ queued", tested.output)
+    assert run("webhooks", "backfill", ep).output.strip() == f"1 deliveries queued for {ep}"
+    assert run("webhooks", "backfill", ep).output.strip() == f"0 deliveries queued for {ep}"
+    removed = run("webhooks", "remove", ep)
+    assert removed.output.strip() == f"endpoint {ep} removed; 2 pending deliveries cancelled"
+    assert ep not in run("webhooks", "list").output and old_ep in run("webhooks", "list").output
+    unknown = run("webhooks", "test", "ep_nope")
+    assert (unknown.exit_code, unknown.output.strip()) == (
+        2, "voicebot: webhook endpoint 'ep_nope' does not exist"
+    )  # fmt: skip

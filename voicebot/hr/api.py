@@ -20,7 +20,7 @@ from voicebot.campaigns.liveness import shown_state
 from voicebot.campaigns.service import CallingUnavailable
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
-from voicebot.hr import share
+from voicebot.hr import endpoints_api, share
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
 from voicebot.hr.importer import parse_candidate
 from voicebot.interview.plan import Job, JobError, field_lines, parse_job
@@ -469,4 +469,5 @@ def create_app(
         return str(found[0]["id"])
 
     share.add_routes(app, store, cfg, hr_role)
+    endpoints_api.add_routes(app, store, cfg, hr_role)
     return app

@@ -700,6 +700,46 @@ def webhooks_replay(
     typer.echo(f"{n} deliveries queued")
 
 
+@webhooks_app.command("test")
+def webhooks_test(endpoint_id: str, config: ConfigOpt = None) -> None:
+    """Queue a signed webhook.test event for this endpoint alone (and re-enable it)."""
+    from voicebot.store import endpoints
+
+    payload = {"endpoint_id": endpoint_id, "message": "voicebot webhook test"}
+    eid = _with_store(_config(config), lambda s: endpoints.send_test(s, endpoint_id, payload))
+    typer.echo(f"test event {eid} queued")
+
+
+@webhooks_app.command("backfill")
+def webhooks_backfill(
+    endpoint_id: str,
+    config: ConfigOpt = None,
+    since: Annotated[
+        str | None, typer.Option(help="Events since this ISO time (default: all of them).")
+    ] = None,
+) -> None:
+    """Queue the earlier events this endpoint wants and never got, in order, same ids."""
+    from voicebot.store import endpoints
+
+    t0 = 0.0
+    if since is not None:
+        try:
+            t0 = dt.datetime.fromisoformat(since).timestamp()
+        except ValueError:
+            _fail(f"--since: {since!r} is not an ISO date-time")
+    n = _with_store(_config(config), lambda s: endpoints.backfill(s, endpoint_id, since=t0))
+    typer.echo(f"{n} deliveries queued for {endpoint_id}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(endpoint_id: str, config: ConfigOpt = None) -> None:
+    """Delete an endpoint; its pending deliveries are cancelled."""
+    from voicebot.store import endpoints
+
+    n = _with_store(_config(config), lambda s: endpoints.remove_endpoint(s, endpoint_id))
+    typer.echo(f"endpoint {endpoint_id} removed; {n} pending deliveries cancelled")
+
+
 @webhooks_app.command("listen")
 def webhooks_listen(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any).")],
