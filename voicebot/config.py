@@ -176,6 +176,13 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GreenhouseConfig:
+    """Greenhouse's Assessment Partner API at /integrations/greenhouse (hr/greenhouse.py)."""
+
+    api_key: str = ""  # the org-level key Greenhouse sends as its Basic user name; "" = off
+
+
+@dataclass(frozen=True, slots=True)
 class ComplianceConfig:
     """The hiring-law regime: eu = no prosody or emotion inference, human review before any
     decision; pipl = every score explained, candidate may ask for review; us = consent logged."""
@@ -277,6 +284,7 @@ class Config:
     campaigns: CampaignsConfig = field(default_factory=CampaignsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    greenhouse: GreenhouseConfig = field(default_factory=GreenhouseConfig)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)

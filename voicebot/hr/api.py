@@ -20,7 +20,7 @@ from voicebot.campaigns.liveness import shown_state
 from voicebot.campaigns.service import CallingUnavailable
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
-from voicebot.hr import endpoints_api, share
+from voicebot.hr import endpoints_api, greenhouse, share
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
 from voicebot.hr.importer import parse_candidate
 from voicebot.interview.plan import Job, JobError, field_lines, parse_job
@@ -470,4 +470,5 @@ def create_app(
 
     share.add_routes(app, store, cfg, hr_role)
     endpoints_api.add_routes(app, store, cfg, hr_role)
+    greenhouse.add_routes(app, store, cfg, launcher)
     return app
