@@ -262,6 +262,9 @@ class AgiConfig:
     audiosocket_public: str = ""  # host:port Asterisk connects to; default host:port above
     channel: str = "PJSIP/{number}@trunk"  # AMI Originate channel for outbound calls
     context: str = "voicebot-audiosocket"  # context that runs AudioSocket(${VOICEBOT_UUID},…)
+    # host:port of every bot's FastAGI server: the snippet spreads inbound calls over them,
+    # round-robin, skipping one that does not answer; empty = agi_host:agi_port alone
+    bots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +379,10 @@ def _validate_pbx(cfg: Config) -> None:
     for key in ("ami_port", "agi_port", "audiosocket_port"):
         _check(0 <= getattr(g, key) <= 65535, f"agi.{key}", f"{getattr(g, key)} is not a port")
     _check("{number}" in g.channel, "agi.channel", "must contain {number}")
+    for bot in g.bots:
+        host, _, port = bot.rpartition(":")
+        ok = bool(host) and port.isdigit() and 1 <= int(port) <= 65535 and "&" not in host
+        _check(ok, "agi.bots", f"{bot!r} is not host:port (a bot's FastAGI server)")
     f = cfg.freeswitch
     _check(1 <= f.port <= 65535, "freeswitch.port", f"{f.port} is not a port")
     _check("{number}" in f.endpoint, "freeswitch.endpoint", "must contain {number}")

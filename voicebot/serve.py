@@ -314,6 +314,9 @@ def asterisk_snippet(cfg: Config) -> str:
         "voicebot_host": bot_host,
         "agi_host": _reachable(cfg.agi.agi_host, bot_host),
         "agi_port": str(cfg.agi.agi_port),
+        "agi_entry": "Goto(voicebot-spread,s,1)" if cfg.agi.bots else
+        f"AGI(agi://{_reachable(cfg.agi.agi_host, bot_host)}:{cfg.agi.agi_port}/interview)",
+        "agi_spread": agi_spread(cfg.agi.bots),
         "agi_context": cfg.agi.context,
         "audiosocket_address": cfg.agi.audiosocket_public
         or f"{_reachable(cfg.agi.audiosocket_host, bot_host)}:{cfg.agi.audiosocket_port}",
@@ -328,6 +331,33 @@ def asterisk_snippet(cfg: Config) -> str:
         filled = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m[1], m[0]), text)
         parts.append(f";;;; ===== {path.relative_to(REPO)} =====\n{_live_line(filled, cfg.bridge)}")
     return "\n".join(parts)
+
+
+def agi_spread(bots: tuple[str, ...]) -> str:
+    """The dialplan that spreads inbound calls over several bots' FastAGI servers.
+
+    Round-robin from a global counter (concurrent calls may share a turn: it is a spread, not
+    a strict rotation); a bot that refuses the connection sets AGISTATUS=FAILURE at once and
+    the next one is tried, so a stopped bot gets no calls and nobody hears silence; when none
+    answers the call ends with cause 34 (no circuit), which a trunk turns into a busy tone."""
+    if not bots:
+        return ""
+    targets = "&".join(f"agi://{b}/interview" for b in bots)
+    return "\n".join([
+        "[voicebot-spread]",
+        f"exten => s,1,Set(VB_BOTS={targets})",
+        f" same => n,Set(VB_N={len(bots)})",
+        " same => n,Set(VB_FIRST=$[0${GLOBAL(VOICEBOT_NEXT)} % ${VB_N}])",
+        " same => n,Set(GLOBAL(VOICEBOT_NEXT)=$[${VB_FIRST} + 1])",
+        " same => n,Set(VB_TRY=0)",
+        " same => n(try),GotoIf($[${VB_TRY} >= ${VB_N}]?none)",
+        " same => n,Set(VB_BOT=${CUT(VB_BOTS,&,$[(${VB_FIRST} + ${VB_TRY}) % ${VB_N} + 1])})",
+        " same => n,Set(VB_TRY=$[${VB_TRY} + 1])",
+        " same => n,AGI(${VB_BOT})",
+        ' same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?try)',
+        " same => n,Hangup()",
+        " same => n(none),Hangup(34)",
+    ])  # fmt: skip
 
 
 SECTION = re.compile(r"^;-{20,} (\S+\.conf)\b.*$", re.MULTILINE)
