@@ -10,10 +10,12 @@ if [ -z "${VOICEBOT_SETUP_LOCKED:-}" ] && command -v flock >/dev/null; then
 fi
 
 # the second line: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests);
-# the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports
+# the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports; the fourth:
+# PostgreSQL 15, whose initdb/pg_ctl the store tests start a throw-away cluster with
 APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox
   libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1
-  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei)
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei
+  postgresql)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
