@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: migrations, a call's life, turns, and what a crash keeps."""
+"""The store on a real SQLite file, and on PostgreSQL where it need not be a file: migrations,
+a call's life, turns, and what a crash keeps."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(db_path) as store:
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """On SQLite and on PostgreSQL (tests/store/conftest.py)."""
+    async with await Store.open(store_url) as store:
         yield store
 
 

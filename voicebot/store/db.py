@@ -1,6 +1,8 @@
 """The store: the only module that speaks SQL.
 
-One SQLite file through aiosqlite, schema in numbered migrations applied at open. Every turn is
+One SQLite file through aiosqlite (the default), or a PostgreSQL database when the target is a
+`postgresql://` URL (voicebot.store.pg: the same SQL through psycopg); schema in numbered
+migrations applied at open, the same files on both. Every turn is
 committed when it ends, so a crash loses at most the utterance in flight.
 """
 
@@ -23,6 +25,7 @@ import aiosqlite
 
 from voicebot import pii
 from voicebot.pii import PiiError, PiiKeys
+from voicebot.store import pg
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 log = logging.getLogger(__name__)
@@ -82,9 +85,12 @@ def remote_hash(remote: str, keys: PiiKeys | None = None) -> str:
     return (keys or pii.keys()).phone_hash(remote)
 
 
-def _data_step(version: int) -> Any:
-    """The Python half of a migration that needs more than SQL (keys), or None."""
-    if version == 5:
+def _data_step(version: int, dialect: str = "sqlite") -> Any:
+    """The Python half of a migration that needs more than SQL (keys), or None. Schema 5's
+    step rewrites the plain rows of SQLite stores made before it: a PostgreSQL database is
+    created at the current schema (or filled by `voicebot db copy` from a migrated one), so
+    it never holds such rows."""
+    if version == 5 and dialect == "sqlite":
         from voicebot.store.privacy import migrate_plain
 
         return migrate_plain
@@ -105,16 +111,28 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
+def sqlite_path(target: str) -> str:
+    """`sqlite:PATH` / `sqlite:///PATH` as the file path; anything else is a path already."""
+    if target.startswith("sqlite:///"):
+        return target[len("sqlite://") :]
+    if target.startswith("sqlite:"):
+        return target[len("sqlite:") :]
+    return target
+
+
 def conn_in_tx(conn: aiosqlite.Connection) -> bool:
     return bool(conn._conn.in_transaction)
 
 
 class Store:
-    """Async access to the voicebot database; open with `await Store.open(path)`."""
+    """Async access to the voicebot database; open with `await Store.open(path_or_url)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str, keys: PiiKeys) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: str, keys: PiiKeys, dialect: str = "sqlite"
+    ) -> None:
         self._db = conn
         self.path = path
+        self.dialect = dialect  # "sqlite" or "postgresql"
         self.owner = process_owner()
         self.pii = keys  # hashes look-ups, encrypts contact fields
 
@@ -123,8 +141,12 @@ class Store:
         """Open (creating and migrating) the database, and close the calls a dead process
         left open. Any failure is one `StoreError` naming the file, and leaves no connection
         thread behind (it would keep the process from exiting). `keys` default to the
-        process's (`voicebot.pii.keys()`); keys this database was not made with are refused."""
+        process's (`voicebot.pii.keys()`); keys this database was not made with are refused.
+        A `postgresql://` URL opens that database instead; `sqlite:PATH` is the file."""
         path = str(path)
+        if pg.is_pg_url(path):
+            return await cls._open_pg(path, keys)
+        path = sqlite_path(path)
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +178,26 @@ class Store:
             log.warning("store %s: %d call(s) cut by a crash closed as interrupted", path, closed)
         return store
 
+    @classmethod
+    async def _open_pg(cls, url: str, keys: PiiKeys | None) -> Store:
+        where = pg.safe_url(url)
+        try:
+            conn = await pg.AsyncConnection.connect(url)
+        except Exception as e:  # psycopg's OperationalError: refused, no such database, auth
+            raise StoreError(f"store {where}: {str(e).strip().splitlines()[-1]}") from e
+        try:
+            store = cls(conn, url, keys or pii.keys(), "postgresql")  # type: ignore[arg-type]
+            await store._migrate()
+            closed = await store.close_interrupted_calls(time.time())
+        except BaseException as e:
+            await conn.close()
+            if isinstance(e, (sqlite3.Error, StoreError, OSError, PiiError)):
+                raise StoreError(f"store {where}: {_reason(e)}") from e
+            raise
+        if closed:
+            log.warning("store %s: %d call(s) cut by a crash closed as interrupted", where, closed)
+        return store
+
     async def close(self) -> None:
         await self._db.close()
 
@@ -176,7 +218,7 @@ class Store:
         for version, name, sql in migrations():
             if version in done:
                 continue
-            step = _data_step(version)
+            step = _data_step(version, self.dialect)
 
             def apply(conn: sqlite3.Connection, v: int = version, n: str = name,
                       s: str = sql, step: Any = step) -> None:  # fmt: skip

@@ -782,7 +782,9 @@ async def contact_check(
 
 
 def _add_dnc(conn: sqlite3.Connection, phone_hash: str, source: str, now: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO do_not_call VALUES (?,?,?)", (phone_hash, now, source))
+    conn.execute(
+        "INSERT INTO do_not_call VALUES (?,?,?) ON CONFLICT DO NOTHING", (phone_hash, now, source)
+    )
     conn.execute(
         "UPDATE campaign_targets SET status = 'skipped', reason = 'do-not-call', updated_at = ? "
         "WHERE phone_hash = ? AND status = 'pending'",

@@ -196,7 +196,8 @@ def erase_candidate(
     conn.execute("DELETE FROM demographics WHERE candidate_id = ?", (candidate_id,))
     conn.execute("DELETE FROM outcomes WHERE candidate_id = ?", (candidate_id,))
     conn.execute(
-        "INSERT OR IGNORE INTO do_not_call VALUES (?, ?, ?)", (phone_hash, now, f"{action}d")
+        "INSERT INTO do_not_call VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (phone_hash, now, f"{action}d"),
     )
     conn.execute(
         "UPDATE campaign_targets SET status = 'skipped', reason = 'erased', updated_at = ? "

@@ -155,7 +155,8 @@ async def list_reports(store: Store, job_id: str | None = None) -> list[dict[str
 
 async def save_prosody(store: Store, call_id: str, seq: int, features: Mapping[str, float]) -> None:
     await store._db.execute(
-        "INSERT OR REPLACE INTO utterance_prosody (call_id, seq, features_json) VALUES (?, ?, ?)",
+        "INSERT INTO utterance_prosody (call_id, seq, features_json) VALUES (?, ?, ?) "
+        "ON CONFLICT (call_id, seq) DO UPDATE SET features_json = excluded.features_json",
         (call_id, seq, json.dumps(dict(features), sort_keys=True)),
     )
     await store._db.commit()
