@@ -11,11 +11,13 @@ fi
 
 # the second line: the runtime libraries of the prebuilt Asterisk in ../shared/asterisk (tests);
 # the third: Pango for WeasyPrint (report PDFs) and a CJK font for Chinese reports; the fourth:
-# PostgreSQL 15, whose initdb/pg_ctl the store tests start a throw-away cluster with
+# PostgreSQL 15, whose initdb/pg_ctl the store tests start a throw-away cluster with; the
+# fifth: chromium, the browser the console's Playwright tests drive (never `playwright install`)
 APT_PACKAGES=(kamailio baresip linphone-cli sip-tester espeak-ng sox
   libjansson4 libedit2 libxml2 libxslt1.1 libsqlite3-0 libssl3 libuuid1
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei
-  postgresql)
+  postgresql
+  chromium)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 

@@ -22,10 +22,12 @@ from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
 from voicebot.hr import endpoints_api, greenhouse, share
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
+from voicebot.hr.console import app as console
+from voicebot.hr.console import tokens as token_routes
 from voicebot.hr.importer import parse_candidate
 from voicebot.interview.plan import Job, JobError, field_lines, parse_job
 from voicebot.safeload import DocumentError, decode_text, load_json, load_yaml
-from voicebot.store import Store
+from voicebot.store import Store, accounts
 from voicebot.store import hr as db
 from voicebot.store.db import StoreError
 from voicebot.store.hr import CandidateRecord
@@ -187,14 +189,18 @@ def create_app(
     app.router.route_class = SafeJSONRoute
 
     async def role(
+        request: Request,
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:
         if creds is None or creds.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-        found = await db.token_role(store, creds.credentials)
+        found = await accounts.authenticate(store, creds.credentials)
         if found is None:
-            raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
-        return found
+            why = "unknown, revoked or expired token"
+            raise HTTPException(401, why, {"WWW-Authenticate": "Bearer"})
+        if found.role == "readonly" and request.method not in ("GET", "HEAD", "OPTIONS"):
+            raise HTTPException(403, "a readonly token only reads")
+        return found.role
 
     async def hr_role(r: Annotated[str, Depends(role)]) -> str:
         if r != "hr":
@@ -469,6 +475,8 @@ def create_app(
         return str(found[0]["id"])
 
     share.add_routes(app, store, cfg, hr_role)
+    token_routes.add_routes(app, store, hr_role)
+    console.add_routes(app, store, cfg)
     endpoints_api.add_routes(app, store, cfg, hr_role)
     greenhouse.add_routes(app, store, cfg, launcher)
     return app

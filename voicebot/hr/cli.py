@@ -594,15 +594,55 @@ def interviews_list(
 
 @tokens_app.command("create")
 def tokens_create(
-    role: Annotated[str, typer.Option(help="hr (everything) or system (no campaign control).")],
+    role: Annotated[
+        str, typer.Option(help="hr (everything), system (no campaign control), readonly (reads).")
+    ],
     config: ConfigOpt = None,
     name: Annotated[str, typer.Option(help="Who the token is for.")] = "",
+    expires: Annotated[
+        str | None, typer.Option(help="Lifetime: 30d, 12h, 90m (default: never expires).")
+    ] = None,
 ) -> None:
     """Create a bearer token; it is printed once and stored only as a hash."""
-    from voicebot.store import hr as db
+    from voicebot.hr.console.tokens import parse_duration
+    from voicebot.store import accounts
 
-    token = _with_store(_config(config), lambda s: db.create_token(s, name or role, role))
+    try:
+        lifetime = None if expires is None else parse_duration(expires)
+    except ValueError as e:
+        _fail(str(e))
+        raise
+    _, token = _with_store(
+        _config(config), lambda s: accounts.create_token(s, name or role, role, lifetime)
+    )
     typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(config: ConfigOpt = None) -> None:
+    """Every token: id, role, label, state, created, expires, last used (never the secret)."""
+    from voicebot.hr.console.tokens import item
+    from voicebot.store import accounts
+
+    rows = [item(r) for r in _with_store(_config(config), accounts.list_tokens)]
+    for r in rows:
+        typer.echo(
+            f"{r['id']}  {r['role']:<8}  {r['state']:<7}  {r['label']}  "
+            f"created {r['created_at']}  expires {r['expires_at'] or 'never'}  "
+            f"last used {r['last_used_at'] or 'never'}"
+        )
+    if not rows:
+        typer.echo("no tokens", err=True)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str, config: ConfigOpt = None) -> None:
+    """Revoke a token by id: it and the console sessions signed in with it stop at once."""
+    from voicebot.store import accounts
+
+    if not _with_store(_config(config), lambda s: accounts.revoke_token(s, token_id)):
+        _fail(f"token {token_id!r} does not exist (voicebot tokens list)")
+    typer.echo(f"revoked {token_id}")
 
 
 @webhooks_app.command("add")

@@ -1,0 +1,1 @@
+"""The HR web console (server-rendered, works without JavaScript) and token management."""
