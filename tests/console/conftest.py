@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.hr.helpers import JOB_FILE, JOB_ID
 from voicebot.campaigns.dialer import score_with_pipeline
 from voicebot.config import ApiConfig, ComplianceConfig, Config
 from voicebot.hr.api import create_app
@@ -25,6 +24,8 @@ from voicebot.store import Store, TurnRecord, accounts
 from voicebot.store import hr as db
 
 CHROMIUM = Path("/usr/bin/chromium")
+JOB_FILE = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "backend-engineer.yaml"
+JOB_ID = "backend-engineer"
 CALL_ID = "call-c1"
 
 
@@ -66,10 +67,14 @@ async def _seed(store: Store) -> dict[str, Any]:
     )  # fmt: skip
     await store.set_consent(CALL_ID, True)
     job = await load_stored_job(store, JOB_ID)
-    q = job.questions[0]
-    await store.add_turn(TurnRecord(CALL_ID, 0, "bot", "ask", q.text, 1.0, 2.0, q.id))
-    answer = "The API was slow, so I traced it in the logs, found a missing index and fixed it."
-    await store.add_turn(TurnRecord(CALL_ID, 1, "candidate", "answer", answer, 2.0, 9.0, q.id))
+    q = next(q for q in job.questions if "problem_solving" in q.competencies)
+    await store.add_turn(TurnRecord(CALL_ID, 0, "bot", "ask", q.text, 1.0, 8.0, q.id))
+    answer = (
+        "Last spring our checkout API got slow every evening. I looked at the logs and the "
+        "metrics, reproduced it in staging and found the root cause, a missing index. I added "
+        "the index, wrote a regression test, and latency went from two seconds to 80 ms."
+    )
+    await store.add_turn(TurnRecord(CALL_ID, 1, "candidate", "answer", answer, 9.0, 40.0, q.id))
     await store.call_ended(CALL_ID, at=time.time() - 300, outcome="completed")
     assert await score_with_pipeline(store, CALL_ID, job) is not None
     await db.add_endpoint(store, "http://127.0.0.1:9/ats", "whsec_" + "A" * 32)

@@ -26,7 +26,7 @@ PAGES = {  # path -> the heading a person sees
     "/console/campaigns": "Campaigns",
     "/console/candidates": "Candidates",
     "/console/jobs": "Jobs",
-    "/console/jobs/test-backend": None,  # the job's title
+    "/console/jobs/backend-engineer": None,  # the job's title
     "/console/import": "Import candidates",
     "/console/tokens": "API tokens",
 }
@@ -90,6 +90,7 @@ def test_every_page_reads_and_the_session_cookie_is_locked_down(
     page.click("text=Spring backend")
     expect(page.locator("table")).to_contain_text("Grace Hopper")
     expect(page.locator("table")).to_contain_text("pending")
+    expect(page.locator("table")).to_contain_text("as soon as the campaign runs")  # a draft
     _shot(page, served, "campaign")
     assert "+1212" not in page.content()  # numbers are masked on every page
 

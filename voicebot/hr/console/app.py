@@ -263,7 +263,8 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
             return _page("error.html", ctx, 404, message=f"Campaign {campaign_id} does not exist.")
         return _page("campaign.html", ctx, campaign=shown_state(found),
                      progress=await db.campaign_progress(store, campaign_id),
-                     targets=await campaign_targets(store, campaign_id))  # fmt: skip
+                     targets=await campaign_targets(store, campaign_id),
+                     now=time.time())  # fmt: skip
 
     # interviews and reviews -------------------------------------------------------------------
 
