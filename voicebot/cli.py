@@ -21,6 +21,7 @@ import typer
 
 from voicebot.config import Config, ConfigError, load_config
 from voicebot.interview.plan import Job, JobError, load_job
+from voicebot.store import cli as store_cli
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="AI phone-screening interviewer."
@@ -114,6 +115,8 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 asterisk_app = typer.Typer(no_args_is_help=True, help="Asterisk/FreeSWITCH configuration.")
 app.add_typer(asterisk_app, name="asterisk")
+app.add_typer(store_cli.db_app, name="db")  # migrate, copy to PostgreSQL
+app.add_typer(store_cli.rasa_app, name="rasa")  # endpoints.yml (SQL tracker store)
 
 
 @asterisk_app.command("snippet")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 ENV_PREFIX = "VOICEBOT_"
+STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:")
 
 
 class ConfigError(ValueError):
@@ -105,7 +106,16 @@ class InterviewConfig:
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
+    """Where the store lives: the SQLite file `path`, unless `url` names a database
+    (`postgresql://user@host:port/db`, or `sqlite:PATH`); `path` then holds the URL too, so
+    every `Store.open(cfg.store.path)` opens it."""
+
     path: str = "var/voicebot.db"
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url:
+            object.__setattr__(self, "path", self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +354,11 @@ class Config:
             "set both pii.secret and pii.keys (or neither, for a generated key file)",
         )
         _check(self.pii.retention_days >= 0, "pii.retention_days", "must be 0 or more")
+        _check(
+            not self.store.url or self.store.url.startswith(STORE_SCHEMES),
+            "store.url",
+            "must start with postgresql://, postgres:// or sqlite:",
+        )
         m = self.metrics.port
         _check(0 <= m <= 65535, "metrics.port", f"{m} is not a port (0 = off)")
         _validate_hr(self)

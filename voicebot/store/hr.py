@@ -323,9 +323,9 @@ async def record_outcome(
             raise StoreError(f"candidate {candidate_id!r} does not exist")
         conn.execute(
             "INSERT INTO outcomes VALUES (?,?,?,?,?) ON CONFLICT (candidate_id) DO UPDATE SET "
-            "hired = COALESCE(excluded.hired, hired), "
-            "performance = COALESCE(excluded.performance, performance), "
-            "note = COALESCE(excluded.note, note), recorded_at = excluded.recorded_at",
+            "hired = COALESCE(excluded.hired, outcomes.hired), "
+            "performance = COALESCE(excluded.performance, outcomes.performance), "
+            "note = COALESCE(excluded.note, outcomes.note), recorded_at = excluded.recorded_at",
             (candidate_id, None if hired is None else int(hired), performance, note, time.time()),
         )
 

@@ -30,6 +30,7 @@ from psycopg.types.numeric import Int8Dumper
 _T = TypeVar("_T")
 
 PG_SCHEMES = ("postgresql://", "postgres://")
+WRITE_LOCK = 0x766F6963  # the advisory lock BEGIN IMMEDIATE takes (every worker, every host)
 
 
 def is_pg_url(target: str) -> bool:
@@ -213,7 +214,10 @@ class Connection:
         if head.startswith("PRAGMA"):
             return Cursor(None)  # SQLite's knobs; PostgreSQL has its own defaults
         if head.startswith("BEGIN"):
-            sql = "BEGIN"  # IMMEDIATE/DEFERRED: row locks (FOR UPDATE) do that job here
+            self._pg.execute("BEGIN")
+            if "IMMEDIATE" in head:  # SQLite's one write lock: one such transaction at a time
+                self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            return Cursor(None)
         opened = False
         if head.startswith(_WRITES) and not self.in_transaction:
             self._pg.execute("BEGIN")  # sqlite3 opens one before a write: commit() ends it
@@ -332,6 +336,10 @@ class AsyncConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
         return _Result(self, sql, params)
+
+    async def execute_fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[Row]:
+        cur = await self._execute(self._conn.execute, sql, params)
+        return await self._execute(cur.fetchall)
 
     async def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         return await self._execute(self._conn.executemany, sql, list(seq))
