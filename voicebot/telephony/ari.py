@@ -38,6 +38,7 @@ import aiohttp
 
 from voicebot.config import AriConfig
 from voicebot.media.rtp import RtpError, RtpSender, parse_rtp
+from voicebot.media.sender import UdpOut
 from voicebot.pii import redact
 from voicebot.safeload import load_json
 from voicebot.telephony.base import (
@@ -103,6 +104,7 @@ class AriCall(StreamCall):
         self._decoder = WireFormat(ari.cfg.format, big_endian=True)
         self._pt = PAYLOAD_TYPES[ari.cfg.format]
         self._rtp: asyncio.DatagramTransport | None = None
+        self._rtp_out: UdpOut | None = None  # the sender thread's dup of _rtp's socket
         self._rtp_remote: tuple[str, int] | None = None
         self._sender = RtpSender()
         self.rtp_port = 0
@@ -157,11 +159,16 @@ class AriCall(StreamCall):
             except OSError:
                 continue
             self._rtp = transport  # type: ignore[assignment]
+            self._rtp_out = UdpOut(transport)
             self.rtp_port = port
             return
         raise AriError("bind", "rtp", 0, f"no free UDP port in {cfg.rtp_port_min}..")
 
     def close_rtp(self) -> None:
+        self._stop_sender()  # no frame goes out through the socket after this
+        if self._rtp_out is not None:
+            self._rtp_out.close()
+            self._rtp_out = None
         if self._rtp is not None:
             self._rtp.close()
             self._rtp = None
@@ -186,11 +193,14 @@ class AriCall(StreamCall):
         self.push_audio(self._decoder.decode(pkt.payload), pkt.sequence, pkt.ssrc)
 
     def send_wire(self, pcm: bytes) -> None:
-        if self._rtp is None or self._rtp_remote is None:
+        """Runs on the sender thread: it sends through a socket of its own (`UdpOut`)."""
+        out: UdpOut | asyncio.DatagramTransport | None = self._rtp_out or self._rtp  # or a fake
+        remote = self._rtp_remote
+        if out is None or remote is None:
             return
         payload = self.wire.encode(pcm)  # the RTP clock runs at the wire rate: 320 per 20 ms
         packet = self._sender.packet(payload, self._pt, samples=self.wire.rate // 50)  # at 16 kHz
-        self._rtp.sendto(packet, self._rtp_remote)
+        out.sendto(packet, remote)
 
 
 _ID = re.compile(r"[A-Za-z0-9._:@+-]{1,150}")  # Asterisk's ids: AST_MAX_UNIQUEID is 150
@@ -666,7 +676,7 @@ class AriBridge:
         await self.request(
             "POST", f"/bridges/{call.bridge_id}/addChannel", channel=f"{call.channel_id},{media_id}"
         )
-        call.start_media(call.send_wire)
+        call.start_media(call.send_wire, threaded=True)
 
     async def _hangup_call(self, call: StreamCall) -> None:
         assert isinstance(call, AriCall)

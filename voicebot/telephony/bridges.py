@@ -23,6 +23,7 @@ from voicebot.media.frames import FRAME_BYTES, silence_frame
 from voicebot.media.jitter import JitterBuffer
 from voicebot.media.pacer import Pacer
 from voicebot.media.resample import StreamResampler
+from voicebot.media.sender import SenderStream, shared_sender, thread_safe_set
 from voicebot.pii import redact
 from voicebot.telephony.base import (
     CallEvent,
@@ -153,6 +154,8 @@ class CallQueues:
         self._space = asyncio.Event()  # set whenever a frame leaves, and for good at the end
         self._drained = asyncio.Event()
         self.finished = asyncio.Event()  # set once the call has ended
+        self._loop: asyncio.AbstractEventLoop | None = None  # set when the sender thread sends
+        self._sender_stream: SenderStream | None = None
 
     def frames(self) -> AsyncIterator[bytes]:
         return until_none(self._inbound)
@@ -181,6 +184,8 @@ class CallQueues:
         await self._drained.wait()
 
     def clear_output(self) -> int:
+        """Barge-in: drop every queued frame; the sender thread sends at most the one frame
+        it already took."""
         dropped = len(self._outbound)
         self._outbound.clear()
         self._space.set()
@@ -196,6 +201,7 @@ class CallQueues:
 
     def _close_queues(self, hungup: HungUp) -> None:
         self._ended = True
+        self._stop_sender()
         self.finished.set()
         self._events.put_nowait(hungup)
         self._events.put_nowait(None)
@@ -214,26 +220,58 @@ class CallQueues:
         self._inbound.put_nowait(frame)
 
     async def _pace(
-        self, pacer: Pacer, jitter: JitterBuffer, stats: CallStats, tick: Callable[[bytes], None]
+        self,
+        pacer: Pacer,
+        jitter: JitterBuffer,
+        stats: CallStats,
+        tick: Callable[[bytes], None],
+        *,
+        threaded: bool = False,
     ) -> None:
-        """Every 20 ms: one frame from the jitter buffer to the session, then `tick(silence)`
-        sends one frame to the line (queued speech, or the silence it is given)."""
+        """Every 20 ms: one frame from the jitter buffer to the session, and `tick(silence)`
+        sends one frame to the line (queued speech, or the silence it is given). `threaded`:
+        the process's sender thread calls `tick` on its own clock, so a busy loop delays only
+        the inbound side; `tick` must then be thread-safe."""
         pacer.reset()
         silence = silence_frame()
-        while not self._ended:
-            await pacer.wait()
-            frame, concealed = jitter.pop()
-            if concealed:
-                stats.concealed += 1
-            self._deliver(frame, stats)
-            tick(silence)
+        if threaded and not self._ended:
+            self._loop = asyncio.get_running_loop()
+            name = getattr(self, "call_id", "call")
+            self._sender_stream = shared_sender().add(lambda: tick(silence), name=name)
+        try:
+            while not self._ended:
+                await pacer.wait()
+                frame, concealed = jitter.pop()
+                if concealed:
+                    stats.concealed += 1
+                self._deliver(frame, stats)
+                if self._sender_stream is None:
+                    tick(silence)
+        finally:
+            self._stop_sender()
+
+    def _stop_sender(self) -> None:
+        """Take the call's stream out of the sender thread; no tick runs after this."""
+        stream, self._sender_stream = getattr(self, "_sender_stream", None), None
+        if stream is not None:
+            shared_sender().remove(stream)
 
     def _next_outbound(self, silence: bytes) -> bytes:
-        if not self._outbound:
-            self._drained.set()
+        """The next frame to send, or `silence`; safe on the sender thread (deque pops are
+        atomic, the loop's events are set through the loop)."""
+        try:
+            frame = self._outbound.popleft()
+        except IndexError:
+            self._set(self._drained)
             return silence
-        self._space.set()
-        return self._outbound.popleft()
+        self._set(self._space)
+        return frame
+
+    def _set(self, event: asyncio.Event) -> None:
+        if self._loop is None:
+            event.set()
+        else:
+            thread_safe_set(self._loop, event)
 
 
 async def run_incoming(
@@ -305,10 +343,11 @@ class StreamCall(CallQueues):
         if drop:
             self.stats.drop(drop)
 
-    def start_media(self, send_wire: Callable[[bytes], None]) -> None:
+    def start_media(self, send_wire: Callable[[bytes], None], *, threaded: bool = False) -> None:
+        """`threaded`: `send_wire` is thread-safe and runs on the process's sender thread."""
         if self._media_task is None and not self._ended:
             self._media_task = asyncio.create_task(
-                self._media_loop(send_wire), name=f"media-{self.call_id}"
+                self._media_loop(send_wire, threaded), name=f"media-{self.call_id}"
             )
 
     def emit(self, ev: CallEvent) -> None:
@@ -334,13 +373,13 @@ class StreamCall(CallQueues):
             self.stats.dropped,
         )
 
-    async def _media_loop(self, send_wire: Callable[[bytes], None]) -> None:
+    async def _media_loop(self, send_wire: Callable[[bytes], None], threaded: bool) -> None:
         def tick(silence: bytes) -> None:
             send_wire(self._next_outbound(silence))
             self.stats.packets_out += 1
 
         try:
-            await self._pace(self.pacer, self.jitter, self.stats, tick)
+            await self._pace(self.pacer, self.jitter, self.stats, tick, threaded=threaded)
         except asyncio.CancelledError:
             pass
         except Exception:  # the media loop must never take the process down

@@ -28,6 +28,7 @@ from voicebot.media.frames import FRAME_SAMPLES
 from voicebot.media.jitter import JitterBuffer
 from voicebot.media.pacer import Pacer
 from voicebot.media.rtp import RtpError, RtpSender, parse_rtp
+from voicebot.media.sender import UdpOut
 from voicebot.pii import redact
 from voicebot.telephony.base import (
     Q850_CAUSES,
@@ -175,6 +176,7 @@ class SipCall(CallQueues):
         self.rtp_sender = RtpSender()
         self.rtp_port = 0
         self._rtp_transport: asyncio.DatagramTransport | None = None
+        self._rtp_out: UdpOut | None = None  # the sender thread's dup of _rtp_transport's socket
         self._rtp_bucket = TokenBucket(RTP_RATE_PER_S, 50)
         self._media_task: asyncio.Task[None] | None = None
         self.remote_media: MediaDescription | None = None
@@ -226,6 +228,7 @@ class SipCall(CallQueues):
             except OSError:
                 continue
             self._rtp_transport = transport  # type: ignore[assignment]
+            self._rtp_out = UdpOut(transport)
             self.rtp_port = port
             self.endpoint._rtp_ports_in_use.add(port)
             return
@@ -288,20 +291,20 @@ class SipCall(CallQueues):
     async def _media_loop(self) -> None:
         """Every 20 ms: one frame out of the jitter buffer to the session, one frame to the line."""
         try:
-            await self._pace(self.pacer, self.jitter, self.stats, self._send_one)
+            await self._pace(self.pacer, self.jitter, self.stats, self._send_one, threaded=True)
         except asyncio.CancelledError:
             pass
         except Exception:  # the media loop must never take the process down
             log.exception("media loop failed on call %s", self.call_id)
 
     def _send_one(self, silence: bytes) -> None:
+        """One frame to the line; runs on the sender thread (loop work goes through `_loop`)."""
         if not self._media_timed_out and self.media_lost(time.monotonic()):
             self._media_timed_out = True
             log.warning("call %s: no RTP for %.0f s; ending it", self.call_id, MEDIA_TIMEOUT_S)
-            self.endpoint._spawn(
-                self.endpoint._hangup(self, HangupCause.FAILED, detail="media timeout")
-            )
-        if self._rtp_transport is None or self.rtp_remote is None or self.codec is None:
+            self._on_loop(self._media_timeout)
+        out, remote, codec = self._rtp_out, self.rtp_remote, self.codec
+        if out is None or remote is None or codec is None:
             return
         direction = self.remote_media.direction if self.remote_media else "sendrecv"
         if self._dtmf_out and self.remote_dtmf_pt is not None:
@@ -310,16 +313,28 @@ class SipCall(CallQueues):
             if advance:
                 self.rtp_sender.advance(advance)
             if not self._dtmf_out:
-                self._dtmf_done.set()
+                self._set(self._dtmf_done)
         else:
             if self._dtmf_out:  # the peer negotiated no telephone-event: nothing to send
                 self._dtmf_out.clear()
-                self._dtmf_done.set()
+                self._set(self._dtmf_done)
             pcm = self._next_outbound(silence)
-            data = self.rtp_sender.packet(g711.encode(self.codec.codec, pcm), self.codec.pt)
+            data = self.rtp_sender.packet(g711.encode(codec.codec, pcm), codec.pt)
         if direction in ("sendrecv", "recvonly"):
-            self._rtp_transport.sendto(data, self.rtp_remote)
+            out.sendto(data, remote)
             self.stats.packets_out += 1
+
+    def _media_timeout(self) -> None:
+        hangup = self.endpoint._hangup(self, HangupCause.FAILED, detail="media timeout")
+        self.endpoint._spawn(hangup)
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the call's event loop (the sender thread must not touch it directly)."""
+        if self._loop is None:
+            fn()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the call is gone
+                self._loop.call_soon_threadsafe(fn)
 
     def _on_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._ended:
@@ -391,6 +406,9 @@ class SipCall(CallQueues):
         self._dtmf_done.set()
         if self._media_task is not None:
             self._media_task.cancel()
+        if self._rtp_out is not None:  # _close_queues took the stream out of the sender
+            self._rtp_out.close()
+            self._rtp_out = None
         if self._rtp_transport is not None:
             self._rtp_transport.close()
         self.endpoint._rtp_ports_in_use.discard(self.rtp_port)
