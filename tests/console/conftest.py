@@ -139,3 +139,6 @@ def browser_type_launch_args() -> dict[str, Any]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/setup.sh (apt-get install chromium)")
     return {"executable_path": str(CHROMIUM), "args": ["--no-sandbox", "--disable-gpu"]}
+
+
+from tests.store.conftest import pg_cluster, pg_url, store_url  # noqa: E402, F401  both backends
