@@ -83,6 +83,10 @@ def _page(name: str, ctx: Ctx | None, status: int = 200, **values: Any) -> HTMLR
     return HTMLResponse(html, status, headers={"Cache-Control": "no-store"})
 
 
+def _missing(ctx: Ctx, what: str) -> HTMLResponse:
+    return _page("error.html", ctx, 404, message=f"{what} does not exist.")
+
+
 def _mask(phone: str | None) -> str:
     return "—" if not phone else "…" + phone[-2:]
 
@@ -182,7 +186,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
         ctx = await signed_in(request)
         spec = await db.get_job_spec(store, job_id)
         if spec is None:
-            return _page("error.html", ctx, 404, message=f"Job {job_id} does not exist.")
+            return _missing(ctx, f"Job {job_id}")
         return _page("job.html", ctx, job=spec)
 
     @app.get(f"{PREFIX}/candidates", include_in_schema=False)
@@ -260,7 +264,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
         ctx = await signed_in(request)
         found = await db.get_campaign(store, campaign_id)
         if found is None:
-            return _page("error.html", ctx, 404, message=f"Campaign {campaign_id} does not exist.")
+            return _missing(ctx, f"Campaign {campaign_id}")
         return _page("campaign.html", ctx, campaign=shown_state(found),
                      progress=await db.campaign_progress(store, campaign_id),
                      targets=await campaign_targets(store, campaign_id),
@@ -299,7 +303,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
         ctx = await signed_in(request)
         call = await _interview(call_id)
         if call is None:
-            return _page("error.html", ctx, 404, message=f"Interview {call_id} does not exist.")
+            return _missing(ctx, f"Interview {call_id}")
         from voicebot.store.reports import get_report
 
         report = await get_report(store, call_id)
@@ -330,7 +334,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
         """advance / reject / hold with a reason; queued as `review.decided` for the ATS."""
         ctx, form = await posted(request)
         if await store.get_call(call_id) is None:
-            return _page("error.html", ctx, 404, message=f"Interview {call_id} does not exist.")
+            return _missing(ctx, f"Interview {call_id}")
         try:
             await accounts.decide(store, call_id, str(form.get("decision", "")),
                                   str(form.get("reason", "")), ctx.caller, mode)  # fmt: skip
@@ -342,7 +346,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     async def request_review(request: Request, call_id: str) -> Response:
         ctx, _ = await posted(request)
         if await store.get_call(call_id) is None:
-            return _page("error.html", ctx, 404, message=f"Interview {call_id} does not exist.")
+            return _missing(ctx, f"Interview {call_id}")
         await accounts.request_review(store, call_id, f"console:{ctx.caller.token_id}")
         return RedirectResponse(f"{PREFIX}/interviews/{call_id}", 303)
 
@@ -364,7 +368,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     async def revoke(request: Request, token_id: str) -> Response:
         ctx, _ = await posted(request)
         if not await accounts.revoke_token(store, token_id):
-            return _page("error.html", ctx, 404, message=f"Token {token_id} does not exist.")
+            return _missing(ctx, f"Token {token_id}")
         if token_id == ctx.caller.token_id:
             return signin_redirect()
         return RedirectResponse(f"{PREFIX}/tokens", 303)
