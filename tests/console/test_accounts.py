@@ -167,3 +167,29 @@ def test_tokens_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert nobody.exit_code == 2 and "does not exist" in nobody.output
     late = run("tokens", "create", "--role", "hr", "--expires", "soon")
     assert late.exit_code == 2 and "like 30d" in late.output
+
+
+async def test_the_review_queue_follows_the_privacy_mode(store: Store) -> None:
+    from voicebot.store.reports import save_report
+
+    for call_id, flagged in (("call-a", False), ("call-b", True)):
+        await store.call_started(call_id, direction="outbound", bridge="sip",
+                                 remote="+12125550100", started_at=1000.0)  # fmt: skip
+        await save_report(store, call_id, {
+            "call_id": call_id, "job_id": "j", "overall": {"score": 3.0, "recommendation": "yes"},
+            "compliance": {"human_review_required": flagged},
+        })  # fmt: skip
+
+    async def queued(mode: str) -> list[str]:
+        return [r["call_id"] for r in await accounts.review_queue(store, mode)]
+
+    assert await queued("eu") == ["call-a", "call-b"]  # a person decides every one
+    assert await queued("none") == ["call-b"] and await queued("pipl") == ["call-b"]  # flagged
+    await accounts.request_review(store, "call-a", "candidate")
+    assert await queued("pipl") == ["call-a", "call-b"]  # the candidate asked
+    tid, _ = await accounts.create_token(store, "Ann", "hr")
+    ann = accounts.Caller(tid, "Ann", "hr")
+    await accounts.decide(store, "call-a", "hold", "more references", ann, "pipl")
+    assert await queued("pipl") == ["call-a", "call-b"]  # on hold: still to decide
+    await accounts.decide(store, "call-a", "reject", "no concrete outcome", ann, "pipl")
+    assert await queued("pipl") == ["call-b"]
