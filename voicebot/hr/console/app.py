@@ -354,7 +354,10 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     async def reviews(request: Request) -> Response:
         ctx = await signed_in(request)
         queue = await accounts.review_queue(store, mode)
-        names = {c["id"]: c.get("name") for c in await db.list_candidates(store)}
+        names = {}  # only the queued candidates' names are decrypted, not everyone's
+        for cid in {r["candidate_id"] for r in queue if r["candidate_id"]}:
+            found = await db.get_candidate(store, cid)
+            names[cid] = found.get("name") if found else None
         return _page("reviews.html", ctx, queue=queue, names=names, mode=mode)
 
     # tokens -----------------------------------------------------------------------------------
