@@ -136,6 +136,9 @@ async def test_tokens_over_the_api(
     assert (await c.get("/jobs", headers=ro)).status_code == 200
     assert (await c.post("/jobs", headers=ro, json={"id": "x"})).status_code == 403
     assert (await c.post("/outcomes", headers=ro, json={})).status_code == 403
+    paths = (await c.get("/openapi.json")).json()["paths"]
+    for path in ("/jobs", "/jobs/{job_id}/candidates", "/outcomes", "/tokens"):
+        assert "403" in paths[path]["post"]["responses"], path  # readonly's 403 is documented
     gone = await c.delete(f"/tokens/{new['id']}", headers=auth("hr"))
     assert gone.status_code == 200 and gone.json()["state"] == "revoked"
     assert (await c.get("/jobs", headers=ro)).status_code == 401

@@ -222,7 +222,7 @@ def create_app(
 
     @app.post(
         "/jobs", status_code=201, response_model=JobCreated, openapi_extra=_JOB_BODY,
-        responses=responses(401, 409, 413, 422),
+        responses=responses(401, 403, 409, 413, 422),
     )  # fmt: skip
     async def put_job(request: Request, _: Auth) -> dict[str, Any]:
         """A job as JSON, or as YAML (the job file itself; YAML keeps integer keys such as
@@ -245,7 +245,7 @@ def create_app(
 
     @app.post(
         "/jobs/{job_id}/candidates", response_model=CandidatesAdded,
-        openapi_extra=_CANDIDATES_BODY, responses=responses(401, 404, 409, 413, 422),
+        openapi_extra=_CANDIDATES_BODY, responses=responses(401, 403, 404, 409, 413, 422),
     )  # fmt: skip
     async def add_candidates(job_id: str, request: Request, _: Auth) -> dict[str, Any]:
         """All or nothing: one bad candidate is a 422 naming it, and nothing is stored."""
@@ -448,7 +448,9 @@ def create_app(
 
     # outcomes ---------------------------------------------------------------------------------
 
-    @app.post("/outcomes", response_model=OutcomeRecorded, responses=responses(401, 409, 413, 422))
+    @app.post(
+        "/outcomes", response_model=OutcomeRecorded, responses=responses(401, 403, 409, 413, 422)
+    )
     async def outcome(body: OutcomeIn, _: Auth) -> dict[str, Any]:
         candidate_id = await _outcome_candidate(body)
         if body.hired is None and body.performance is None:
