@@ -209,7 +209,7 @@ def test_a_readonly_token_reads_but_writes_nothing(page: Page, served: Served) -
     _sign_in(page, served, served.readonly_token)
     expect(page.locator(".who")).to_contain_text("readonly")
     for path in (f"/console/interviews/{served.call_id}", "/console/candidates",
-                 "/console/tokens", "/console/jobs"):  # fmt: skip
+                 "/console/campaigns", "/console/jobs"):  # fmt: skip
         page.goto(served.url + path)
         assert page.locator("form[method=post]:not(.signout)").count() == 0, path
     page.goto(served.url + "/console/candidates")
@@ -221,6 +221,8 @@ def test_a_readonly_token_reads_but_writes_nothing(page: Page, served: Served) -
     refused = page.request.post(url, form={"csrf": csrf, "decision": "advance", "reason": "x"})
     assert refused.status == 403 and "readonly" in refused.text()
     assert page.request.get(served.url + "/console/import").status == 403
+    assert page.request.get(served.url + "/console/tokens").status == 403
+    assert page.locator("nav >> text=Tokens").count() == 0
     api = {"Authorization": f"Bearer {served.readonly_token}"}
     assert httpx.get(served.url + "/jobs", headers=api).status_code == 200
     for method, path in (("POST", "/jobs"), ("POST", "/outcomes"), ("POST", "/campaigns"),

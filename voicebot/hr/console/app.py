@@ -365,6 +365,8 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     @app.get(f"{PREFIX}/tokens", include_in_schema=False)
     async def tokens(request: Request) -> Response:
         ctx = await signed_in(request)
+        if not ctx.can_write:  # as GET /tokens: who holds which token is for hr only
+            return _page("error.html", ctx, 403, message="Tokens are managed with an hr token.")
         return _page("tokens.html", ctx, tokens=await accounts.list_tokens(store), now=time.time())
 
     @app.post(f"{PREFIX}/tokens/{{token_id}}/revoke", include_in_schema=False)
