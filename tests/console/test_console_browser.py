@@ -92,6 +92,15 @@ def test_every_page_reads_and_the_session_cookie_is_locked_down(
     expect(page.locator("table")).to_contain_text("pending")
     expect(page.locator("table")).to_contain_text("as soon as the campaign runs")  # a draft
     _shot(page, served, "campaign")
+    assert page.locator("meta[http-equiv=refresh]").count() == 0  # a draft does not change
+    campaign_id = page.url.rsplit("/", 1)[1]
+    bearer = {"Authorization": f"Bearer {served.hr_token}"}
+    started = httpx.post(f"{served.url}/campaigns/{campaign_id}/start", headers=bearer)
+    assert started.status_code == 200, started.text
+    page.reload()
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_attribute("content", "15")
+    expect(page.locator("table")).to_contain_text("due now")
+    httpx.post(f"{served.url}/campaigns/{campaign_id}/pause", headers=bearer)
     assert "+1212" not in page.content()  # numbers are masked on every page
 
 
