@@ -18,6 +18,8 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import random
+import re
 import socket
 import struct
 import time
@@ -168,12 +170,76 @@ def one(mode: str, calls: int, seconds: float) -> dict[str, float]:
     return out
 
 
+async def _speak(texts: list[str], cached: bool) -> list[float]:
+    """Decision -> first frame handed to the wire by the sender thread, through the same
+    sentence-by-sentence TTS path the session uses (`--speak`)."""
+    from collections import deque
+
+    from voicebot.speech.tts import PiperSynthesizer
+
+    tts = PiperSynthesizer()
+    await tts.warm(texts if cached else ["Warming the voice up."])
+    sender = FrameSender()
+    out: deque[bytes] = deque()
+    left: list[tuple[float, asyncio.Event]] = []
+    loop = asyncio.get_running_loop()
+    firsts: list[float] = []
+
+    def tick() -> None:
+        if out:
+            out.popleft()
+            if left:
+                t0, ev = left.pop()
+                firsts.append(time.monotonic() - t0)
+                loop.call_soon_threadsafe(ev.set)
+
+    stream = sender.add(tick)
+    for text in texts:
+        ev = asyncio.Event()
+        t0 = time.monotonic()  # the decision: the reply text is known
+        first = re.split(r"(?<=[.!?])\s+", text)[0]
+        async for chunk in tts.stream(first if cached else f"{first} ({len(firsts)})"):
+            left.append((t0, ev))
+            out.append(chunk[:320])
+            break
+        await ev.wait()
+        out.clear()
+        await asyncio.sleep(random.uniform(0.03, 0.07))  # calls decide at any phase
+    sender.remove(stream)
+    sender.stop()
+    return [f * 1000 for f in firsts]
+
+
+def _p(xs: list[float], q: float) -> float:
+    return round(float(np.percentile(xs, q)), 1) if xs else 0.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--calls", default="1,4,16")
+    ap.add_argument("--speak", action="store_true", help="decision -> first frame, piper voice")
     args = ap.parse_args()
+    if args.speak:
+        fixed = [
+            "Thanks, that's helpful.",
+            "Got it.",
+            "Sorry, I didn't catch that.",
+            "Could you say that again?",
+            "Thank you for your time today.",
+            "Okay, next question.",
+        ] * 3
+        generated = [
+            f"You mentioned {n} years of experience with queues. Tell me about the hardest bug."
+            for n in range(12)
+        ]
+        res = {}
+        for name, texts, cached in (("fixed", fixed, True), ("generated", generated, False)):
+            ms = asyncio.run(_speak(texts, cached))
+            res[name] = {"p50_ms": _p(ms, 50), "p95_ms": _p(ms, 95), "n": len(ms)}
+        print(json.dumps({"decision_to_first_frame": res}, indent=1))
+        return
     ns = [int(n) for n in args.calls.split(",")]
     runs: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.rounds):  # interleaved: a busy neighbour hits both modes alike
