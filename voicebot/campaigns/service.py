@@ -103,7 +103,10 @@ async def open_calling(
         bridge = SimulatedBridge(
             parse_mix(simulate.mix), seed=simulate.seed, dial_log=simulate.dial_log
         )
-        yield bridge, SimulatedInterviewer(store, call_s=simulate.call_s), simulated_scorer
+        interviewer = SimulatedInterviewer(
+            store, call_s=simulate.call_s, dial_log=simulate.dial_log
+        )
+        yield bridge, interviewer, simulated_scorer
         return
     from voicebot.interview.runner import Interviewer
     from voicebot.scoring import llm
@@ -153,3 +156,38 @@ async def _drain(store: Store, sender: WebhookSender, seconds: float) -> None:
             return
         sender.wake()
         await asyncio.sleep(0.1)
+
+
+async def run_worker(
+    cfg: Config,
+    *,
+    simulate: Simulation | None = None,
+    until_idle: bool = False,
+    stop: asyncio.Event | None = None,
+    drain_s: float = 5.0,
+    lease_s: float | None = None,
+) -> dict[str, str]:
+    """`voicebot worker`: dial every running campaign's share and deliver the outbox beside
+    the other workers on the same store, until `stop` (or, with `until_idle`, until no
+    campaign is running); then give the outbox up to `drain_s`."""
+    from voicebot.campaigns.worker import LEASE_S, Worker
+
+    store = await Store.open(cfg.store.path)
+    sender = WebhookSender(store, cfg.webhooks, poll_s=0.5)
+    sending = asyncio.create_task(sender.run())
+    try:
+        async with open_calling(cfg, store, simulate) as (bridge, interviewer, scorer):
+            worker = Worker(store, bridge, interviewer, scorer=scorer,
+                            report_url=cfg.api.public_url, lease_s=lease_s or LEASE_S)  # fmt: skip
+            stopper = asyncio.create_task((stop or asyncio.Event()).wait())
+            stopper.add_done_callback(lambda _: worker.stop())
+            try:
+                ended = await worker.run(until_idle=until_idle)
+            finally:
+                stopper.cancel()
+        await _drain(store, sender, drain_s)
+        return ended
+    finally:
+        sender.stop()
+        await sending
+        await store.close()

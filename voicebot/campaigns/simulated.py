@@ -106,10 +106,7 @@ class SimulatedBridge:
     ) -> SimulatedCall:
         self.dials += 1
         if self.dial_log is not None:
-            with self.dial_log.open("a", encoding="utf-8") as f:  # must be on disk before "ringing"
-                f.write(json.dumps({"number": number, **variables}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            _log(self.dial_log, {"number": number, "at": time.time(), **variables})
         outcome = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         if outcome in _DIAL_FAILURES:
             raise CallFailed(_DIAL_FAILURES[outcome], 0, "simulated")
@@ -129,10 +126,14 @@ class SimulatedResult:
 class SimulatedInterviewer:
     """Records the call and two turns in the store, waits `call_s`, returns the drawn outcome."""
 
-    def __init__(self, store: Store, *, call_s: float = 0.0, clock: Any = None) -> None:
+    def __init__(
+        self, store: Store, *, call_s: float = 0.0, clock: Any = None,
+        dial_log: str | Path | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
         self.call_s = call_s
         self.clock = clock
+        self.dial_log = Path(dial_log) if dial_log else None  # the phone's side: hang-ups
 
     async def warm_prompts(self, job: Job) -> None:
         """No voice to load: simulated calls say nothing."""
@@ -156,6 +157,8 @@ class SimulatedInterviewer:
         await self.store.call_answered(call.call_id, now)
         if self.call_s > 0:
             await (self.clock.sleep if self.clock is not None else asyncio.sleep)(self.call_s)
+        if self.dial_log is not None:
+            _log(self.dial_log, {"number": call.remote, "ended": time.time()})
         q = job.questions[0]
         for seq, (speaker, kind, text) in enumerate(
             [("bot", "ask", q.text), ("candidate", "answer", "simulated answer")]
@@ -190,3 +193,11 @@ async def simulated_scorer(store: Store, call_id: str, job: Job) -> dict[str, An
             },
         ],
     }
+
+
+def _log(path: Path, line: Mapping[str, Any]) -> None:
+    """One JSON line, on disk before the call goes on (a kill -9 right after keeps it)."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(dict(line)) + "\n")
+        f.flush()
+        os.fsync(f.fileno())

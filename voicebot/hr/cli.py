@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(webhooks_app, name="webhooks")
     app.add_typer(analytics_app, name="analytics")
     app.add_typer(interviews_app, name="interviews")
+    app.command("worker")(worker)
     app.command("screen")(screen)
     app.command("api")(api)
 
@@ -370,6 +371,45 @@ def _dry_run(
     if not report_url:
         typer.echo(f"its webhooks carry no report links; to serve them: VOICEBOT_STORE__PATH={path}"
                    " voicebot api --port 8081, and pass --report-url http://127.0.0.1:8081")
+
+
+def worker(
+    config: ConfigOpt = None,
+    until_idle: Annotated[
+        bool, typer.Option(help="Exit once no campaign is running (a batch), not on SIGTERM.")
+    ] = False,
+    lease_s: Annotated[
+        float,
+        typer.Option(min=1, help="A silent worker's calls are settled by the others after this."),
+    ] = 30.0,
+    simulate: SimulateOpt = None,
+    seed: Annotated[int, typer.Option(hidden=True)] = 0,
+    call_s: Annotated[float, typer.Option(hidden=True)] = 0.0,
+    dial_log: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Dial every running campaign together with the other workers on the same store (any
+    number of processes, on any machines); caps hold across all of them; SIGTERM stops it
+    after its live calls."""
+    from voicebot.campaigns.service import CallingUnavailable, Simulation, run_worker
+    from voicebot.campaigns.worker import describe
+    from voicebot.cli import stop_on_signals
+
+    cfg = _config(config)
+    sim = Simulation(simulate, seed, call_s, dial_log) if simulate else None
+
+    async def main(_: Any) -> dict[str, str]:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        return await run_worker(
+            cfg, simulate=sim, until_idle=until_idle, stop=stop, lease_s=lease_s
+        )
+
+    try:
+        ended = _with_store(cfg, main)
+    except (ValueError, CallingUnavailable) as e:
+        _fail(str(e))
+        raise
+    typer.echo(f"worker: {describe(ended)}")
 
 
 @campaign_app.command("resume")
