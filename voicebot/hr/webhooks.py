@@ -41,6 +41,7 @@ EVENT_TYPES = (
     "candidate.opted_out",
     "candidate.callback_requested",
     "report.updated",  # a rescore added a report version (voicebot.store.reports)
+    "review.decided",  # a reviewer advanced, rejected or held an interview (the console)
 )
 SECRET_PREFIX = "whsec_"
 MAX_RETRY_AFTER_S = 86400.0
