@@ -130,9 +130,9 @@ async def test_campaign_settings_out_of_bounds_are_422_naming_the_setting(
     assert err["loc"] == ["body", "settings", key] and why in err["msg"]
 
 
-@pytest.mark.parametrize("page", ["/docs", "/redoc"])
-async def test_docs_pages_use_only_local_assets(client: httpx.AsyncClient, page: str) -> None:
-    html = (await client.get(page)).text
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_docs_pages_use_only_local_assets(client: httpx.AsyncClient, path: str) -> None:
+    html = (await client.get(path)).text
     assets = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']+)["\']', html)
     assert assets and not [a for a in assets if re.match(r"(https?:)?//", a)], assets
     assert not re.search(r"https?://", html.replace("http://www.w3.org", ""))
