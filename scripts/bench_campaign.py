@@ -8,6 +8,12 @@ and webhook deliveries per second. Retry delays pass on a virtual clock, so busy
 no-answer retries are part of the run without waiting for them.
 
     .venv/bin/python scripts/bench_campaign.py [--candidates 1000] [--concurrency 16]
+
+With `--workers 1,2,3` it runs real `voicebot worker` processes instead, N of them sharing one
+campaign over one store, on SQLite and on PostgreSQL (a throw-away cluster unless `--pg-url`),
+in real time with zero-length simulated calls, and reports attempts/s (first claim to last
+hang-up) and webhooks/s (first to last delivery received) for each N and backend
+(var/bench/campaign_workers.json). Process start-up is outside both windows.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -47,12 +56,12 @@ MIX = (
 JOB = REPO / "tests" / "hr" / "data" / "job.yaml"
 
 
-async def receiver() -> tuple[web.AppRunner, str, list[int]]:
-    got: list[int] = []
+async def receiver() -> tuple[web.AppRunner, str, list[float]]:
+    got: list[float] = []  # when each delivery arrived
 
     async def hook(request: web.Request) -> web.Response:
         await request.read()
-        got.append(1)
+        got.append(time.time())
         return web.Response(status=204)
 
     app = web.Application()
@@ -78,7 +87,7 @@ async def bench(n: int, concurrency: int, mix: str) -> dict[str, object]:
             )  # fmt: skip
             await db.add_endpoint(store, url, new_secret())
             settings = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
-                        "window_end": "23:59", "calls_per_second": 10_000,
+                        "window_end": "23:59", "calls_per_second": 100,
                         "max_concurrent": concurrency}  # fmt: skip
             cid, _ = await db.create_campaign(
                 store, name="bench", job_id="test-backend",
@@ -122,13 +131,125 @@ async def bench(n: int, concurrency: int, mix: str) -> dict[str, object]:
     }
 
 
+# outcomes that end a candidate: workers run in real time, where retries would wait minutes
+WORKER_MIX = "completed=0.85,no_consent=0.05,opted_out=0.05,voicemail=0.05"
+
+
+def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql).fetchall()
+    conn = sqlite3.connect(url, timeout=30)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store_url = url or str(Path(tmp) / "voicebot.db")
+        runner, hook, got = await receiver()
+        try:
+            async with await Store.open(store_url) as store:
+                await import_jobs(store, JOB)
+                await db.upsert_candidates(
+                    store,
+                    [CandidateRecord("test-backend", f"+1212{i:07d}", "America/New_York",
+                                     name=f"C{i}") for i in range(n)],
+                )  # fmt: skip
+                await db.add_endpoint(store, hook, new_secret())
+                settings = {"window_days": "mon,tue,wed,thu,fri,sat,sun",
+                            "window_start": "00:00", "window_end": "23:59",
+                            "calls_per_second": 100, "max_concurrent": concurrency}  # fmt: skip
+                cid, _ = await db.create_campaign(
+                    store, name="bench", job_id="test-backend",
+                    settings=parse_settings(settings).to_dict(),
+                )  # fmt: skip
+                await db.set_campaign_state(store, cid, "running")
+            cfg = Path(tmp) / "voicebot.toml"
+            key = "url" if "://" in store_url else "path"
+            cfg.write_text(f'[store]\n{key} = "{store_url}"\n')
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
+            procs = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "voicebot.cli", "worker", "-c", str(cfg),
+                    "--until-idle", "--simulate", WORKER_MIX, "--seed", str(i),
+                    env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                for i in range(workers)
+            ]
+            errors = [(await p.communicate())[1].decode()[-500:] for p in procs]
+            failed = [e for p, e in zip(procs, errors, strict=True) if p.returncode]
+            if failed:
+                raise SystemExit(f"a worker failed: {failed[0]}")
+            (first, last, attempts) = _query(
+                store_url, "SELECT MIN(claimed_at), MAX(ended_at), COUNT(*) FROM attempts "
+                "WHERE state = 'finished'",
+            )[0]  # fmt: skip
+            (state,) = _query(store_url, f"SELECT state FROM campaigns WHERE id = '{cid}'")[0]
+            (events,) = _query(store_url, "SELECT COUNT(*) FROM webhook_events")[0]
+        finally:
+            await runner.cleanup()
+    span = max(got) - min(got) if len(got) > 1 else 0.0
+    return {
+        "backend": "postgresql" if "://" in store_url else "sqlite",
+        "workers": workers,
+        "candidates": n,
+        "state": state,
+        "attempts": attempts,
+        "max_concurrent": concurrency,
+        "campaign_wall_s": round(last - first, 3),
+        "attempts_per_s": round(attempts / (last - first), 1),
+        "webhook_events": events,
+        "webhook_received": len(got),
+        "webhooks_per_s": round(len(got) / span, 1) if span else None,
+    }
+
+
+def run_workers(args: argparse.Namespace) -> list[dict[str, object]]:
+    counts = [int(x) for x in args.workers.split(",")]
+    results: list[dict[str, object]] = []
+    cluster = None
+    if "postgresql" in args.backends and not args.pg_url:
+        from tests.store.pg_cluster import Cluster
+
+        cluster = Cluster().start()
+    try:
+        for backend in args.backends.split(","):
+            for n in counts:
+                url = ""
+                if backend == "postgresql":
+                    url = cluster.database() if cluster else args.pg_url
+                results.append(asyncio.run(
+                    bench_workers(args.candidates, n, args.concurrency, url)
+                ))  # fmt: skip
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--mix", default=MIX)
-    ap.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "campaign.json")
+    ap.add_argument("--workers", help="N[,N…]: real worker processes sharing the campaign")
+    ap.add_argument("--backends", default="sqlite,postgresql", help="with --workers")
+    ap.add_argument("--pg-url", default="", help="with --workers: an empty database to use")
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    if args.workers:
+        out = args.out or REPO / "var" / "bench" / "campaign_workers.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(run_workers(args), indent=2) + "\n")
+        return
+    args.out = args.out or REPO / "var" / "bench" / "campaign.json"
     result = asyncio.run(bench(args.candidates, args.concurrency, args.mix))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -141,4 +141,3 @@ def browser_type_launch_args() -> dict[str, Any]:
     return {"executable_path": str(CHROMIUM), "args": ["--no-sandbox", "--disable-gpu"]}
 
 
-from tests.store.conftest import pg_cluster, pg_url, store_url  # noqa: E402, F401  both backends

@@ -30,6 +30,7 @@ from voicebot.pii import redact
 from voicebot.store import Store
 from voicebot.store import hr as db
 from voicebot.store.db import StoreError
+from voicebot.store.workers import live_worker_claims
 from voicebot.telephony.base import Bridge, Call, CallFailed, HangupCause
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,11 @@ class Dialer:
         job = parse_job(spec, source=f"job {campaign['job_id']}", default_id=campaign["job_id"])
         settings = parse_settings(campaign["settings"])
         await self.interviewer.warm_prompts(job)  # a voice that cannot load fails before a dial
+        if shared := await live_worker_claims(self.store, campaign_id, time.time()):
+            raise StoreError(
+                f"campaign {campaign_id} is being dialled by voicebot worker processes "
+                f"({shared} calls now); not twice: stop them, or leave it to them"
+            )
         holder = await db.acquire_campaign(self.store, campaign_id, self.runner, time.time())
         if holder is not None:
             raise StoreError(f"campaign {campaign_id} is being dialled by {holder}; not twice")

@@ -150,9 +150,9 @@ async def _drain(store: Store, sender: WebhookSender, seconds: float) -> None:
 
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    while loop.time() < until:
+    while (left := until - loop.time()) > 0:
         next_at = await db.next_delivery_at(store)
-        if next_at is None or next_at > sender.clock() + seconds:
+        if next_at is None or next_at > sender.clock() + left:
             return
         sender.wake()
         await asyncio.sleep(0.1)
@@ -164,12 +164,14 @@ async def run_worker(
     simulate: Simulation | None = None,
     until_idle: bool = False,
     stop: asyncio.Event | None = None,
-    drain_s: float = 5.0,
+    drain_s: float | None = None,
     lease_s: float | None = None,
 ) -> dict[str, str]:
     """`voicebot worker`: dial every running campaign's share and deliver the outbox beside
     the other workers on the same store, until `stop` (or, with `until_idle`, until no
-    campaign is running); then give the outbox up to `drain_s`."""
+    campaign is running); then give the outbox up to `drain_s`. A batch (`until_idle`) waits
+    by default for deliveries a dead worker's sender had leased: when the last worker leaves,
+    nothing is left undelivered that a live sender could have sent."""
     from voicebot.campaigns.worker import LEASE_S, Worker
 
     store = await Store.open(cfg.store.path)
@@ -185,6 +187,9 @@ async def run_worker(
                 ended = await worker.run(until_idle=until_idle)
             finally:
                 stopper.cancel()
+        if drain_s is None:
+            lease = sender.lease_s(2 * sender.concurrency)
+            drain_s = lease + cfg.webhooks.timeout_s if until_idle else 5.0
         await _drain(store, sender, drain_s)
         return ended
     finally:

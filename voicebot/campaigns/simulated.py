@@ -106,7 +106,8 @@ class SimulatedBridge:
     ) -> SimulatedCall:
         self.dials += 1
         if self.dial_log is not None:
-            _log(self.dial_log, {"number": number, "at": time.time(), **variables})
+            _log(self.dial_log, {"number": number, "at": time.time(), "pid": os.getpid(),
+                                 **variables})  # fmt: skip
         outcome = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
         if outcome in _DIAL_FAILURES:
             raise CallFailed(_DIAL_FAILURES[outcome], 0, "simulated")
@@ -158,7 +159,7 @@ class SimulatedInterviewer:
         if self.call_s > 0:
             await (self.clock.sleep if self.clock is not None else asyncio.sleep)(self.call_s)
         if self.dial_log is not None:
-            _log(self.dial_log, {"number": call.remote, "ended": time.time()})
+            _log(self.dial_log, {"number": call.remote, "ended": time.time(), "pid": os.getpid()})
         q = job.questions[0]
         for seq, (speaker, kind, text) in enumerate(
             [("bot", "ask", q.text), ("candidate", "answer", "simulated answer")]

@@ -118,14 +118,16 @@ class Worker:
         running (a batch), else it keeps looking for new ones until `stop()`."""
         ended: dict[str, str] = {}
         while not self.dialer._stopping.is_set():
-            for cid in await shared.running_campaigns(self.store):
+            for cid in await shared.running_campaigns(self.store, time.time()):
                 if cid not in self.runs:
                     self.runs[cid] = asyncio.create_task(self._campaign(cid))
             for cid, task in list(self.runs.items()):
                 if task.done():
                     ended[cid] = task.result() if not task.exception() else "failed"
                     del self.runs[cid]
-            if until_idle and not self.runs and not await shared.running_campaigns(self.store):
+            if until_idle and not self.runs and not await shared.running_campaigns(
+                self.store, time.time()
+            ):
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.dialer._stopping.wait(), self.poll_s)

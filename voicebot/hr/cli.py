@@ -303,16 +303,27 @@ def campaign_start(
             "(VOICEBOT_STORE__PATH=<dry store> voicebot api); default: no links."
         ),
     ] = None,
+    to_workers: Annotated[
+        bool,
+        typer.Option(
+            "--to-workers",
+            help="Leave the dialling to `voicebot worker` processes (on any machines, one "
+            "store): mark the campaign running and return.",
+        ),
+    ] = False,
     simulate: SimulateOpt = None,
     seed: Annotated[int, typer.Option(hidden=True)] = 0,
     call_s: Annotated[float, typer.Option(hidden=True)] = 0.0,
     dial_log: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Dial the campaign in this process until done or paused (webhooks go out meanwhile);
-    --dry-run tries it on scripted candidates first."""
+    --dry-run tries it on scripted candidates first; --to-workers hands it to the workers."""
     from voicebot.campaigns.service import CallingUnavailable, Simulation, run_campaign
 
     cfg = _config(config)
+    if to_workers:
+        _to_workers(cfg, campaign_id)
+        return
     if dry_run:
         _dry_run(cfg, campaign_id, dry_store, webhook, webhook_secret, candidates, report_url)
         return
@@ -327,6 +338,22 @@ def campaign_start(
         _fail(str(e))
         raise
     typer.echo(f"campaign {campaign_id}: {result['state']}; dialled {result['dialled']}")
+
+
+def _to_workers(cfg: Config, campaign_id: str) -> None:
+    from voicebot.store import hr as db
+    from voicebot.store.db import StoreError
+
+    async def main(store: Any) -> None:
+        found = await db.get_campaign(store, campaign_id)
+        if found is None:
+            raise StoreError(f"campaign {campaign_id!r} does not exist")
+        if found["state"] == "done":
+            raise StoreError(f"campaign {campaign_id} is done")
+        await db.set_campaign_state(store, campaign_id, "running")
+
+    _with_store(cfg, main)
+    typer.echo(f"campaign {campaign_id}: running; `voicebot worker` processes dial it")
 
 
 def _dry_run(

@@ -131,6 +131,7 @@ class WebhookSender:
         self.cfg = cfg or WebhooksConfig()
         self.clock = clock
         self.poll_s = poll_s
+        self.concurrency = concurrency
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
         self._stop = asyncio.Event()
@@ -141,6 +142,13 @@ class WebhookSender:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def lease_s(self, limit: int) -> float:
+        """How long a pass's deliveries stay leased: its slowest possible delivery (each waits
+        its turn for one of `concurrency` slots, then up to the timeout) and a margin. Short,
+        because a sender that dies (kill -9) holds its leased deliveries back this long."""
+        rounds = -(-limit // self.concurrency)
+        return rounds * self.cfg.timeout_s + 10.0
 
     def wake(self) -> None:
         """New events are in the outbox: look now instead of at the next poll."""
@@ -176,10 +184,10 @@ class WebhookSender:
         finally:
             await self.close()
 
-    async def deliver_due(self, limit: int = 100) -> int:
+    async def deliver_due(self, limit: int | None = None) -> int:
         """One pass over the due deliveries; returns how many were tried."""
-        lease = self.cfg.timeout_s + 60.0
-        due = await db.lease_deliveries(self.store, self.clock(), limit, lease)
+        limit = limit or 2 * self.concurrency
+        due = await db.lease_deliveries(self.store, self.clock(), limit, self.lease_s(limit))
         self._gone.clear()  # a replay re-enables an endpoint; the store says who is enabled
         if due:
             await asyncio.gather(*(self._deliver(d) for d in due))

@@ -1,14 +1,18 @@
 """Work that several `voicebot worker` processes share: one campaign's attempts, claimed one at
 a time under a lease, with the campaign's caps counted across all of them.
 
-A claim is one write transaction (SQLite's BEGIN IMMEDIATE takes the database's write lock,
-so two workers never both pass a cap or take the same target): it counts the campaign's live
-attempts (leased and not expired) against `max_concurrent`, keeps `calls_per_second` against
-the campaign's shared last dial time, and takes the earliest due target. The worker renews the
-leases of its calls while they live. A worker that dies stops renewing; whoever comes next
-settles its attempts: one never dialled goes back to the queue (it provably placed no call),
-one that was dialling is finished as `interrupted` and its candidate is left for review —
-never dialled again, since the call may have connected and the interview may have happened.
+A claim is one write transaction. On SQLite, BEGIN IMMEDIATE takes the database's write lock,
+so two workers never both pass a cap or take the same target. On PostgreSQL it locks only the
+campaign's row (`FOR UPDATE`: the caps of one campaign are checked one worker at a time, other
+campaigns' claims go on in parallel) and takes its target `FOR UPDATE SKIP LOCKED`, so a target
+another transaction holds is passed over, never waited for. Either way it counts the campaign's
+live attempts (leased and not expired) against `max_concurrent`, keeps `calls_per_second`
+against the campaign's shared last dial time, and takes the earliest due target. The worker
+renews the leases of its calls while they live. A worker that dies stops renewing; whoever
+comes next settles its attempts: one never dialled goes back to the queue (it provably placed
+no call), one that was dialling is finished as `interrupted` and its candidate is left for
+review — never dialled again, since the call may have connected and the interview may have
+happened.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicebot.store.db import Store
-from voicebot.store.hr import _decrypt, _enqueue, _rows, new_id, run
+from voicebot.store.hr import _decrypt, _enqueue, _rows, _runner_gone, new_id, run
 
 LIVE = "state IN ('claimed', 'dialling') AND lease_until > ?"
 
@@ -47,15 +51,19 @@ async def claim_next(
 ) -> Claim:
     """The next due target of the campaign for this worker, if every cap allows it now."""
 
+    pg = store.dialect == "postgresql"
+    lock = " FOR UPDATE" if pg else ""
+    skip = " FOR UPDATE OF t SKIP LOCKED" if pg else ""
+
     def _claim(conn: sqlite3.Connection) -> Claim:
+        (last,) = conn.execute(
+            f"SELECT last_dial_at FROM campaigns WHERE id = ?{lock}", (campaign_id,)
+        ).fetchone()
         (live,) = conn.execute(
             f"SELECT COUNT(*) FROM attempts WHERE campaign_id = ? AND {LIVE}", (campaign_id, now)
         ).fetchone()
         if live >= max_concurrent:
             return Claim(wait_s=0.2)
-        (last,) = conn.execute(
-            "SELECT last_dial_at FROM campaigns WHERE id = ?", (campaign_id,)
-        ).fetchone()
         gap = 1.0 / calls_per_second
         if last is not None and now < last + gap:
             return Claim(wait_s=last + gap - now)
@@ -65,7 +73,7 @@ async def claim_next(
                 "c.phone_e164, c.timezone, c.name, c.external_id FROM campaign_targets t "
                 "JOIN candidates c ON c.id = t.candidate_id WHERE t.campaign_id = ? "
                 "AND t.status = 'pending' AND t.next_at <= ? ORDER BY t.next_at, t.candidate_id "
-                "LIMIT 1",
+                f"LIMIT 1{skip}",
                 (campaign_id, now),
             )
         )
@@ -96,7 +104,7 @@ async def claim_next(
         _decrypt(store.pii, target)
         return Claim(att, target)
 
-    return await run(store, _claim, immediate=True)
+    return await run(store, _claim, immediate=not pg)
 
 
 async def renew(store: Store, owner: str, attempt_ids: list[str], until: float) -> int:
@@ -184,11 +192,29 @@ async def settle_if_done(store: Store, campaign_id: str, now: float) -> bool:
     return await run(store, _done, immediate=True)
 
 
-async def running_campaigns(store: Store) -> list[str]:
+async def running_campaigns(store: Store, now: float) -> list[str]:
+    """Running campaigns that workers share: not those a live `campaign start` process holds
+    (it dials them alone); one whose process died is theirs."""
+
     def _running(conn: sqlite3.Connection) -> list[str]:
         rows = conn.execute(
-            "SELECT id FROM campaigns WHERE state = 'running' ORDER BY created_at, id"
+            "SELECT id, runner, runner_seen_at FROM campaigns WHERE state = 'running' "
+            "ORDER BY created_at, id"
         ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if r[1] is None or _runner_gone(r[1], r[2], now, 60.0)]
 
     return await run(store, _running)
+
+
+async def live_worker_claims(store: Store, campaign_id: str, now: float) -> int:
+    """How many of the campaign's calls workers hold now (`campaign start` must not join)."""
+
+    def _live(conn: sqlite3.Connection) -> int:
+        (n,) = conn.execute(
+            f"SELECT COUNT(*) FROM attempts WHERE campaign_id = ? AND {LIVE} "
+            "AND owner LIKE '%:worker'",
+            (campaign_id, now),
+        ).fetchone()
+        return int(n)
+
+    return await run(store, _live)

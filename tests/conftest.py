@@ -1,6 +1,7 @@
-"""Store tests run on both backends: `store_url` is a fresh SQLite file or a fresh database in
-a PostgreSQL cluster this test session starts (and stops). When PostgreSQL cannot start the
-PostgreSQL cases fail with why, never skip: CI has it."""
+"""Tests that touch the store run on both backends: `store_url` is a fresh SQLite file or a
+fresh database in a PostgreSQL cluster this test session starts (and stops), once for every
+test directory. When PostgreSQL cannot start the PostgreSQL cases fail with why, never skip:
+CI has it."""
 
 from __future__ import annotations
 
