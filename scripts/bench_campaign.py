@@ -74,25 +74,30 @@ async def receiver() -> tuple[web.AppRunner, str, list[float]]:
     return runner, f"http://127.0.0.1:{port}/hook", got
 
 
+async def seed(store: Store, n: int, concurrency: int, hook: str) -> str:
+    """n candidates, one receiver, one campaign calling all week at the settings' top rate."""
+    await import_jobs(store, JOB)
+    await db.upsert_candidates(
+        store,
+        [CandidateRecord("test-backend", f"+1212{i:07d}", "America/New_York",
+                         name=f"C{i}") for i in range(n)],
+    )  # fmt: skip
+    await db.add_endpoint(store, hook, new_secret())
+    settings = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
+                "window_end": "23:59", "calls_per_second": 100,
+                "max_concurrent": concurrency}  # fmt: skip
+    cid, _ = await db.create_campaign(
+        store, name="bench", job_id="test-backend", settings=parse_settings(settings).to_dict()
+    )
+    return cid
+
+
 async def bench(n: int, concurrency: int, mix: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open(Path(tmp) / "voicebot.db")
         runner, url, got = await receiver()
         try:
-            await import_jobs(store, JOB)
-            await db.upsert_candidates(
-                store,
-                [CandidateRecord("test-backend", f"+1212{i:07d}", "America/New_York",
-                                 name=f"C{i}") for i in range(n)],
-            )  # fmt: skip
-            await db.add_endpoint(store, url, new_secret())
-            settings = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
-                        "window_end": "23:59", "calls_per_second": 100,
-                        "max_concurrent": concurrency}  # fmt: skip
-            cid, _ = await db.create_campaign(
-                store, name="bench", job_id="test-backend",
-                settings=parse_settings(settings).to_dict(),
-            )  # fmt: skip
+            cid = await seed(store, n, concurrency, url)
             clock = VirtualClock()
             bridge = SimulatedBridge(parse_mix(mix), seed=1)
             dialer = Dialer(
@@ -154,20 +159,7 @@ async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dic
         runner, hook, got = await receiver()
         try:
             async with await Store.open(store_url) as store:
-                await import_jobs(store, JOB)
-                await db.upsert_candidates(
-                    store,
-                    [CandidateRecord("test-backend", f"+1212{i:07d}", "America/New_York",
-                                     name=f"C{i}") for i in range(n)],
-                )  # fmt: skip
-                await db.add_endpoint(store, hook, new_secret())
-                settings = {"window_days": "mon,tue,wed,thu,fri,sat,sun",
-                            "window_start": "00:00", "window_end": "23:59",
-                            "calls_per_second": 100, "max_concurrent": concurrency}  # fmt: skip
-                cid, _ = await db.create_campaign(
-                    store, name="bench", job_id="test-backend",
-                    settings=parse_settings(settings).to_dict(),
-                )  # fmt: skip
+                cid = await seed(store, n, concurrency, hook)
                 await db.set_campaign_state(store, cid, "running")
             cfg = Path(tmp) / "voicebot.toml"
             key = "url" if "://" in store_url else "path"
