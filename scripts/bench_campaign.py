@@ -56,12 +56,12 @@ MIX = (
 JOB = REPO / "tests" / "hr" / "data" / "job.yaml"
 
 
-async def receiver() -> tuple[web.AppRunner, str, list[float]]:
-    got: list[float] = []  # when each delivery arrived
+async def receiver() -> tuple[web.AppRunner, str, list[tuple[float, str]]]:
+    got: list[tuple[float, str]] = []  # when each delivery arrived, its webhook-id
 
     async def hook(request: web.Request) -> web.Response:
         await request.read()
-        got.append(time.time())
+        got.append((time.time(), request.headers.get("webhook-id", "")))
         return web.Response(status=204)
 
     app = web.Application()
@@ -137,7 +137,7 @@ async def bench(n: int, concurrency: int, mix: str) -> dict[str, object]:
 
 
 # outcomes that end a candidate: workers run in real time, where retries would wait minutes
-WORKER_MIX = "completed=0.85,no_consent=0.05,opted_out=0.05,voicemail=0.05"
+WORKER_MIX = "completed=0.9,no_consent=0.05,opted_out=0.05"
 
 
 def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -156,6 +156,7 @@ def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
 async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         store_url = url or str(Path(tmp) / "voicebot.db")
+        backend = "postgresql" if "://" in store_url else "sqlite"
         runner, hook, got = await receiver()
         try:
             async with await Store.open(store_url) as store:
@@ -165,19 +166,21 @@ async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dic
             key = "url" if "://" in store_url else "path"
             cfg.write_text(f'[store]\n{key} = "{store_url}"\n')
             env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
-            procs = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "voicebot.cli", "worker", "-c", str(cfg),
-                    "--until-idle", "--simulate", WORKER_MIX, "--seed", str(i),
-                    env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.PIPE,
-                )
-                for i in range(workers)
-            ]
-            errors = [(await p.communicate())[1].decode()[-500:] for p in procs]
-            failed = [e for p, e in zip(procs, errors, strict=True) if p.returncode]
-            if failed:
-                raise SystemExit(f"a worker failed: {failed[0]}")
+            logs = REPO / "var" / "bench" / "workers"
+            logs.mkdir(parents=True, exist_ok=True)
+            names = [logs / f"{backend}-{workers}-{i}.log" for i in range(workers)]
+            procs = []
+            for i, name in enumerate(names):
+                with name.open("wb") as log:
+                    procs.append(await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "voicebot.cli", "worker", "-c", str(cfg),
+                        "--until-idle", "--simulate", WORKER_MIX, "--seed", str(i),
+                        env=env, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+                    ))  # fmt: skip
+            for proc, name in zip(procs, names, strict=True):
+                if await proc.wait():
+                    raise SystemExit(f"a worker failed: see {name}")
+            warnings = sum(n.read_text().count("WARNING") for n in names)
             (first, last, attempts) = _query(
                 store_url, "SELECT MIN(claimed_at), MAX(ended_at), COUNT(*) FROM attempts "
                 "WHERE state = 'finished'",
@@ -186,9 +189,10 @@ async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dic
             (events,) = _query(store_url, "SELECT COUNT(*) FROM webhook_events")[0]
         finally:
             await runner.cleanup()
-    span = max(got) - min(got) if len(got) > 1 else 0.0
+    times = [t for t, _ in got]
+    span = max(times) - min(times) if len(times) > 1 else 0.0
     return {
-        "backend": "postgresql" if "://" in store_url else "sqlite",
+        "backend": backend,
         "workers": workers,
         "candidates": n,
         "state": state,
@@ -198,7 +202,9 @@ async def bench_workers(n: int, workers: int, concurrency: int, url: str) -> dic
         "attempts_per_s": round(attempts / (last - first), 1),
         "webhook_events": events,
         "webhook_received": len(got),
+        "webhook_resent": len(got) - len({i for _, i in got}),  # the same id twice
         "webhooks_per_s": round(len(got) / span, 1) if span else None,
+        "worker_warnings": warnings,
     }
 
 

@@ -17,14 +17,22 @@ import pytest
 import uvicorn
 
 from voicebot.campaigns.dialer import score_with_pipeline
-from voicebot.config import ApiConfig, ComplianceConfig, Config
+from voicebot.config import (
+    ApiConfig,
+    ComplianceConfig,
+    Config,
+    InterviewConfig,
+    SpeechConfig,
+    StoreConfig,
+)
 from voicebot.hr.api import create_app
 from voicebot.hr.importer import import_jobs, load_stored_job
 from voicebot.store import Store, TurnRecord, accounts
 from voicebot.store import hr as db
 
 CHROMIUM = Path("/usr/bin/chromium")
-JOB_FILE = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "backend-engineer.yaml"
+REPO = Path(__file__).resolve().parents[2]
+JOB_FILE = REPO / "examples" / "jobs" / "backend-engineer.yaml"
 JOB_ID = "backend-engineer"
 CALL_ID = "call-c1"
 
@@ -88,7 +96,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The API in its own thread and event loop (Playwright's sync API needs the test's
     thread free of one); stopped when the module's tests are done."""
     tmp = tmp_path_factory.mktemp("console")
-    cfg = Config(
+    cfg = Config(  # the dry run's store goes beside this one; its voices come from the cache
+        store=StoreConfig(path=str(tmp / "voicebot.db")),
+        speech=SpeechConfig(cache_dir=str(REPO / "var" / "tts-cache")),
+        interview=InterviewConfig(record=True),  # over SIP, voicebot records the call itself
         api=ApiConfig(recordings_dir=str(tmp / "rec")),
         compliance=ComplianceConfig(mode="eu"),
     )

@@ -46,6 +46,23 @@ def _sign_in(page: Page, served: Served, token: str) -> None:
     expect(page.locator("h1")).to_have_text("Review queue")
 
 
+def _preview_import(page: Page, csv: Path, text: str) -> None:
+    """Candidates → Import: upload `text` as the file `csv` and ask for the preview."""
+    page.click("nav >> text=Candidates")
+    page.click("text=Import candidates")
+    csv.write_text(text, encoding="utf-8")
+    page.set_input_files("#file", str(csv))
+    page.click("button:has-text('Preview')")
+
+
+def _decide(page: Page, decision: str, reason: str) -> None:
+    """On an interview's page: record the decision and see it in its table."""
+    page.check(f"input[value={decision}]")
+    page.fill("#reason", reason)
+    page.click("button:has-text('Record decision')")
+    expect(page.locator("table")).to_contain_text(reason)
+
+
 def _shot(page: Page, served: Served, name: str) -> Path:
     """A full-page screenshot that must show something: not blank, text and lines on it."""
     path = served.shots / f"{name}.png"
@@ -108,12 +125,7 @@ def test_a_recruiter_imports_reviews_and_the_ats_is_told(
     page: Page, served: Served, tmp_path: Path
 ) -> None:
     _sign_in(page, served, served.hr_token)
-    page.click("nav >> text=Candidates")
-    page.click("text=Import candidates")
-    csv = tmp_path / "export.csv"
-    csv.write_text(CSV, encoding="utf-8")
-    page.set_input_files("#file", str(csv))
-    page.click("button:has-text('Preview')")
+    _preview_import(page, tmp_path / "export.csv", CSV)
     expect(page.locator("h1")).to_have_text("Preview: export.csv")
     rejected = page.locator("table.rejected tbody tr")
     expect(rejected).to_have_count(1)
@@ -140,10 +152,7 @@ def test_a_recruiter_imports_reviews_and_the_ats_is_told(
     _shot(page, served, "report")
     page.go_back()
 
-    page.check("input[value=advance]")
-    page.fill("#reason", "Clear, specific answers; invite to the onsite")
-    page.click("button:has-text('Record decision')")
-    expect(page.locator("table")).to_contain_text("Clear, specific answers")
+    _decide(page, "advance", "Clear, specific answers; invite to the onsite")
     expect(page.locator("#review-state")).to_contain_text("Not in the review queue")
     page.click("nav >> text=Review queue")
     expect(page.locator("table")).not_to_contain_text("Ada Lovelace")  # decided: off the queue

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.store import Store, TurnRecord, remote_hash
-from voicebot.store.db import migrations
+from voicebot.store.db import StoreError, migrations
 
 REMOTE = "sip:+15551234567@pbx.example.com"
 
@@ -147,7 +147,7 @@ async def test_calls_are_listed_newest_first(store: Store) -> None:
 
 
 async def test_a_direction_outside_the_schema_is_refused(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="direction"):
         await store.call_started(
             "c", direction="sideways", bridge="sip", remote=REMOTE, started_at=1.0
         )
@@ -209,22 +209,25 @@ async def test_a_duplicate_seq_in_one_call_is_rejected(store: Store) -> None:
     await start_call(store)
     await store.add_turn(turn(1))
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError) as refused:
         await store.add_turn(turn(1, text="again"))
+    assert isinstance(refused.value.__cause__, sqlite3.IntegrityError)
 
     assert [t.text for t in await store.turns("call-1")] == ["turn 1"]
 
 
 async def test_a_turn_for_an_unknown_call_is_rejected(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError) as refused:
         await store.add_turn(turn(1, "ghost"))
+    assert isinstance(refused.value.__cause__, sqlite3.IntegrityError)
 
 
 async def test_an_unknown_speaker_is_rejected(store: Store) -> None:
     await start_call(store)
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError) as refused:
         await store.add_turn(turn(1, speaker="narrator"))
+    assert isinstance(refused.value.__cause__, sqlite3.IntegrityError)
 
 
 async def test_a_committed_turn_is_visible_to_another_connection_at_once(db_path: Path) -> None:

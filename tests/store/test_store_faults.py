@@ -50,10 +50,11 @@ async def test_a_reused_call_id_gets_its_own_row(tmp_path: Path) -> None:
 
 async def test_other_integrity_errors_are_not_renamed_away(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "v.db") as store:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(StoreError) as refused:
             await store.call_started(
                 "x", direction="sideways", bridge="sip", remote="r", started_at=1.0
             )
+        assert isinstance(refused.value.__cause__, sqlite3.IntegrityError)
 
 
 # a crash restart ---------------------------------------------------------------------------

@@ -36,6 +36,9 @@ _NUMBER = "+1555010{:04d}"  # the scripted phones' numbers (555-01xx: fictional)
 
 
 def default_store(cfg: Config) -> Path:
+    """Beside the SQLite store; under var/ when the store is a database URL."""
+    if "://" in cfg.store.path:
+        return Path("var") / "dry-run.db"
     return Path(cfg.store.path).with_name("dry-run.db")
 
 
@@ -47,13 +50,14 @@ def _fresh(path: Path) -> None:
 
 
 async def _copy(
-    cfg: Config, campaign_id: str, dry: Store, limit: int
+    cfg: Config, campaign_id: str, dry: Store, limit: int, source: Store | None
 ) -> tuple[str, list[tuple[str, str]]]:
     """The campaign into the dry store: (dry campaign id, [(SIP user, name)])."""
     from voicebot.demo import DEFAULT_RESUME
     from voicebot.store import listing
 
-    async with await Store.open(cfg.store.path) as real:
+    async with contextlib.AsyncExitStack() as opened:
+        real = source or await opened.enter_async_context(await Store.open(cfg.store.path))
         campaign = await db.get_campaign(real, campaign_id)
         if campaign is None:
             raise StoreError(f"campaign {campaign_id!r} does not exist")
@@ -61,6 +65,9 @@ async def _copy(
         if spec is None:
             raise StoreError(f"job {campaign['job_id']!r} of campaign {campaign_id} is missing")
         targets = (await listing.campaign_targets(real, campaign_id))[:limit]
+        recordable = {t["candidate_id"]: bool((await db.get_candidate(real, t["candidate_id"])
+                                               or {}).get("consent_recording"))
+                      for t in targets}  # fmt: skip
     job_id = campaign["job_id"]
     await db.upsert_job(dry, job_id, str(spec.get("title") or job_id), spec)
     phones = [(_NUMBER.format(i + 1), t.get("name") or f"Candidate {i + 1}")
@@ -72,6 +79,7 @@ async def _copy(
                 job_id, number, t.get("timezone") or "UTC", name=name,
                 years_experience=DEFAULT_RESUME.years_experience,
                 skills=DEFAULT_RESUME.skills,  # the script answers the plan for this résumé
+                consent_recording=recordable[t["candidate_id"]],  # as the real candidate's
             )
             for (number, name), t in zip(phones, targets, strict=True)
         ],
@@ -93,8 +101,10 @@ async def dry_run(
     limit: int = 2,
     drain_s: float = 10.0,
     report_url: str = "",
+    source: Store | None = None,
 ) -> dict[str, Any]:
     """Run the dry campaign to its end; the summary says what each scripted candidate got.
+    The campaign is read from `source` (the console's open store) or from `cfg.store`.
 
     Every event says `"dry_run": true`. Its links point at `report_url`, an API serving the dry
     store (`VOICEBOT_STORE__PATH=<dry store> voicebot api`), or are null: never at the real API,
@@ -107,7 +117,7 @@ async def dry_run(
 
     await asyncio.to_thread(_fresh, store_path)
     async with await Store.open(store_path) as dry:
-        dry_id, phones = await _copy(cfg, campaign_id, dry, limit)
+        dry_id, phones = await _copy(cfg, campaign_id, dry, limit, source)
         if webhook_url:
             await db.add_endpoint(dry, webhook_url, webhook_secret or "")
         spec = await db.get_job_spec(dry, (await db.get_campaign(dry, dry_id) or {})["job_id"])

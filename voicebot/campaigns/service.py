@@ -141,8 +141,10 @@ async def run_campaign(
         return {"state": state, "dialled": dialer.stats.dialled, "outcomes": dialer.stats.outcomes}
     finally:
         sender.stop()
-        await sending
-        await store.close()
+        try:
+            await sending
+        finally:
+            await store.close()  # an open connection's thread would keep the process alive
 
 
 async def _drain(store: Store, sender: WebhookSender, seconds: float) -> None:
@@ -194,5 +196,7 @@ async def run_worker(
         return ended
     finally:
         sender.stop()
-        await sending
-        await store.close()
+        try:
+            await sending
+        finally:
+            await store.close()  # an open connection's thread would keep the process alive

@@ -20,7 +20,7 @@ from voicebot.campaigns.liveness import shown_state
 from voicebot.campaigns.service import CallingUnavailable
 from voicebot.campaigns.settings import SettingsError, parse_settings
 from voicebot.config import Config
-from voicebot.hr import endpoints_api, greenhouse, share
+from voicebot.hr import docs, endpoints_api, greenhouse, share
 from voicebot.hr.bodies import SafeJSONRoute, invalid, responses
 from voicebot.hr.console import app as console
 from voicebot.hr.console import tokens as token_routes
@@ -185,7 +185,9 @@ def create_app(
         description="Jobs, candidates, campaigns, interviews and hiring outcomes.",
         max_body_size=cfg.api.max_body_bytes,
         swagger_ui_parameters={"validatorUrl": None},  # the validator badge calls out
+        redoc_url=None,  # served by voicebot.hr.docs: the bundle's logo came from a CDN
     )
+    docs.add_redoc(app)
     app.router.route_class = SafeJSONRoute
 
     async def role(

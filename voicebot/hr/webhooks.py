@@ -31,6 +31,7 @@ from voicebot import metrics
 from voicebot.config import WebhooksConfig
 from voicebot.store import Store
 from voicebot.store import hr as db
+from voicebot.store.db import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,14 @@ class WebhookSender:
     async def run(self) -> None:
         try:
             while not self._stop.is_set():
-                sent = await self.deliver_due()
-                if sent:
-                    continue
-                next_at = await db.next_delivery_at(self.store)
+                try:
+                    sent = await self.deliver_due()
+                    if sent:
+                        continue
+                    next_at = await db.next_delivery_at(self.store)
+                except StoreError as e:  # a busy or unreachable store: its leases expire, retry
+                    log.warning("webhooks: %s; trying again in %.1f s", e, self.poll_s)
+                    sent, next_at = 0, None
                 delay = self.poll_s if next_at is None else next_at - self.clock()
                 self._wake.clear()
                 waits = [asyncio.ensure_future(e.wait()) for e in (self._stop, self._wake)]

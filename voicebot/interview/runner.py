@@ -25,6 +25,7 @@ from voicebot.speech.tts import CachedSynthesizer, PiperSynthesizer, Synthesizer
 from voicebot.speech.voices import language_of, synthesizer_for, whisper_model_for
 from voicebot.store import Store
 from voicebot.telephony.base import Call
+from voicebot.telephony.recording import RecordedCall
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +217,12 @@ class Interviewer:
             await self.store.call_answered(key, time.time())
         # prosody only where the job opts in and the law allows it (never in "eu" mode)
         tap = ProsodyTap(asr) if job.prosody and ctx.compliance != "eu" else None
+        recorded = None  # a transport that cannot record is recorded here (after consent)
+        if iv.record and getattr(call, "start_recording", None) is None:
+            path = Path(self.cfg.api.recordings_dir) / f"{key}.wav"
+            recorded = RecordedCall(call, path)
         session = InterviewSession(
-            call,
+            recorded or call,  # type: ignore[arg-type]
             self.new_policy(),
             ctx,
             asr=tap or asr,
@@ -242,6 +247,9 @@ class Interviewer:
             if self.store is not None:
                 await asyncio.shield(self._record_end(key, call, session.result))
             raise
+        finally:
+            if recorded is not None:
+                await asyncio.to_thread(recorded.finish)
         if self.store is not None and tap is not None:
             await save_call_prosody(self.store, key, result.turns, tap)
         await self._record_end(key, call, result)

@@ -196,9 +196,16 @@ def review_needed(report: Mapping[str, Any], mode: str, requested: bool) -> bool
 
 
 async def decide(
-    store: Store, call_id: str, decision: str, reason: str, reviewer: Caller, mode: str
+    store: Store,
+    call_id: str,
+    decision: str,
+    reason: str,
+    reviewer: Caller,
+    mode: str,
+    event_fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record a decision and queue `review.decided` for the ATS in the same transaction."""
+    """Record a decision and queue `review.decided` for the ATS in the same transaction
+    (`event_fields` go into the event too: a dry run's say `"dry_run": true`)."""
     reason = reason.strip()
     if decision not in DECISIONS:
         raise ValueError(f"decision: must be one of {', '.join(DECISIONS)}")
@@ -229,6 +236,7 @@ async def decide(
             "reviewer": reviewer.name,
             "compliance_mode": mode,
             "decided_at": iso(now),
+            **(event_fields or {}),
         }
         event_id = _enqueue(conn, "review.decided", payload, now)
         conn.execute(

@@ -16,10 +16,11 @@ import secrets
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -29,6 +30,11 @@ from voicebot.store import pg
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+# How long a write waits for another process's (SQLite): several workers on one machine share
+# the one write lock, and a busy one can hold it off for seconds at a time (5 s was not enough
+# for two workers at 100 calls/s each; measured by scripts/bench_campaign.py --workers).
+BUSY_TIMEOUT_S = 30.0
 
 
 class StoreError(RuntimeError):
@@ -150,7 +156,7 @@ class Store:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(path)
+            conn = await aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"store {path}: {_reason(e)}") from e
         try:
@@ -197,6 +203,60 @@ class Store:
         if closed:
             log.warning("store %s: %d call(s) cut by a crash closed as interrupted", where, closed)
         return store
+
+    async def transact(
+        self, fn: Callable[..., _T], *args: Any, immediate: bool = False
+    ) -> _T:
+        """Run `fn(conn, *args)` as one transaction, in one hop to the connection's thread.
+
+        Every read and write of the store goes through here, so no statement of one coroutine
+        is left open on the shared connection while another's runs: an open read there holds
+        a snapshot, and SQLite then refuses the next BEGIN IMMEDIATE at once ("database is
+        locked") instead of waiting its busy timeout — which is what two workers on one file
+        hit at a hundred calls a second. `immediate` takes the write lock first (read-then-write
+        that other processes must not interleave). Inside an uncommitted transaction (the
+        migrations at open) the work runs in a savepoint, so a failure here never rolls back
+        someone else's row. A deferred transaction that has read and then writes while another
+        process writes fails at once too (WAL cannot upgrade a stale snapshot); it is run again
+        from the start under BEGIN IMMEDIATE, which waits.
+        """
+
+        def tx() -> _T:
+            conn: sqlite3.Connection = self._db._conn  # the one connection, on its own thread
+            conn.row_factory = sqlite3.Row
+            if conn.in_transaction or immediate or self.dialect != "sqlite":
+                return attempt(conn, immediate)
+            try:
+                return attempt(conn, False)
+            except StoreError as e:
+                if not isinstance(e.__cause__, sqlite3.OperationalError) or "locked" not in str(e):
+                    raise
+            return attempt(conn, True)
+
+        def attempt(conn: sqlite3.Connection, immediate: bool) -> _T:
+            nested = conn.in_transaction
+            begin = "SAVEPOINT hr" if nested else ("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                conn.execute(begin)
+            except sqlite3.Error as e:  # the write lock stayed taken for the whole busy timeout
+                raise StoreError(f"{fn.__name__.lstrip('_')}: {e}") from e
+            try:
+                out = fn(conn, *args)
+                if nested:
+                    conn.execute("RELEASE hr")
+                conn.commit()
+                return out
+            except BaseException as e:
+                if nested:
+                    conn.execute("ROLLBACK TO hr")
+                    conn.execute("RELEASE hr")
+                else:
+                    conn.rollback()
+                if isinstance(e, sqlite3.Error):
+                    raise StoreError(f"{fn.__name__.lstrip('_')}: {e}") from e
+                raise
+
+        return await self._db._execute(tx)
 
     async def close(self) -> None:
         await self._db.close()
@@ -266,79 +326,76 @@ class Store:
         """Record a new call; returns the id it is stored under, which is `call_id` unless
         that id is taken already (a peer reusing a SIP Call-ID or AudioSocket UUID): then a
         fresh suffix makes it unique, and the new call goes on under that id."""
-        key = call_id
-        while True:
-            try:
-                await self._db.execute(
-                    "INSERT INTO calls (id, direction, bridge, remote_hash, job_id, "
-                    "candidate_id, started_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        direction,
-                        bridge,
-                        self.pii.phone_hash(remote),
-                        job_id,
-                        candidate_id,
-                        started_at,
-                        self.owner,
-                    ),
-                )
-            except sqlite3.IntegrityError as e:
-                if "calls.id" not in str(e):
-                    raise
+        remote_hash = self.pii.phone_hash(remote)
+
+        def _call_started(conn: sqlite3.Connection) -> str:
+            key = call_id
+            while conn.execute("SELECT 1 FROM calls WHERE id = ?", (key,)).fetchone():
                 key = f"{call_id}~{secrets.token_hex(4)}"
-                continue
-            await self._db.commit()
+            conn.execute(
+                "INSERT INTO calls (id, direction, bridge, remote_hash, job_id, candidate_id, "
+                "started_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, direction, bridge, remote_hash, job_id, candidate_id, started_at,
+                 self.owner),
+            )  # fmt: skip
             return key
+
+        return await self.transact(_call_started, immediate=True)
 
     async def close_interrupted_calls(self, at: float) -> int:
         """Close as `interrupted` every open call whose process is gone (a crash or a kill
         -9 cut it); calls of live processes stay open. Returns how many were closed."""
-        async with self._db.execute("SELECT id, owner FROM calls WHERE ended_at IS NULL") as cur:
-            rows = await cur.fetchall()
-        cut = [row["id"] for row in rows if owner_gone(row["owner"])]
-        for call_id in cut:
-            await self._db.execute(
-                "UPDATE calls SET ended_at = ?, outcome = 'interrupted' "
-                "WHERE id = ? AND ended_at IS NULL",
-                (at, call_id),
-            )
-        if cut:
-            await self._db.commit()
-        return len(cut)
+
+        def _close_interrupted(conn: sqlite3.Connection) -> int:
+            rows = conn.execute("SELECT id, owner FROM calls WHERE ended_at IS NULL").fetchall()
+            cut = [row["id"] for row in rows if owner_gone(row["owner"])]
+            for cid in cut:
+                conn.execute(
+                    "UPDATE calls SET ended_at = ?, outcome = 'interrupted' "
+                    "WHERE id = ? AND ended_at IS NULL",
+                    (at, cid),
+                )
+            return len(cut)
+
+        return await self.transact(_close_interrupted)
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        def _statement(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, params)
+
+        await self.transact(_statement)
 
     async def call_answered(self, call_id: str, at: float) -> None:
-        await self._db.execute("UPDATE calls SET answered_at = ? WHERE id = ?", (at, call_id))
-        await self._db.commit()
+        await self._write("UPDATE calls SET answered_at = ? WHERE id = ?", (at, call_id))
 
     async def set_consent(self, call_id: str, consent: bool) -> None:
-        await self._db.execute("UPDATE calls SET consent = ? WHERE id = ?", (int(consent), call_id))
-        await self._db.commit()
+        await self._write("UPDATE calls SET consent = ? WHERE id = ?", (int(consent), call_id))
 
     async def call_ended(
         self, call_id: str, *, at: float, outcome: str, stats: dict[str, Any] | None = None
     ) -> None:
-        await self._db.execute(
+        await self._write(
             "UPDATE calls SET ended_at = ?, outcome = ?, stats_json = ? WHERE id = ?",
             (at, outcome, json.dumps(stats or {}), call_id),
         )
-        await self._db.commit()
+
+    async def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        def _query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+        return await self.transact(_query)
 
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
-        async with self._db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)) as cur:
-            row = await cur.fetchone()
-        return dict(row) if row else None
+        rows = await self._read("SELECT * FROM calls WHERE id = ?", (call_id,))
+        return rows[0] if rows else None
 
     async def list_calls(self, limit: int = 50) -> list[dict[str, Any]]:
-        async with self._db.execute(
-            "SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,)
-        ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        return await self._read("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
 
     # turns ---------------------------------------------------------------------------------
 
     async def add_turn(self, turn: TurnRecord) -> None:
-        await self._db.execute(
+        await self._write(
             "INSERT INTO turns (call_id, seq, speaker, kind, question_id, text, started_at, "
             "ended_at, confidence, latency_ms, interrupted) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -355,13 +412,12 @@ class Store:
                 int(turn.interrupted),
             ),
         )
-        await self._db.commit()
 
     async def turns(self, call_id: str) -> list[TurnRecord]:
-        async with self._db.execute(
+        rows = await self._read(
             "SELECT call_id, seq, speaker, kind, text, started_at, ended_at, question_id, "
             "confidence, latency_ms, interrupted FROM turns WHERE call_id = ? ORDER BY seq",
             (call_id,),
-        ) as cur:
-            rows = await cur.fetchall()
-        return [TurnRecord(*r[:10], interrupted=bool(r[10])) for r in rows]
+        )
+        return [TurnRecord(*list(r.values())[:10], interrupted=bool(r["interrupted"]))
+                for r in rows]  # fmt: skip

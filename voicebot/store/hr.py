@@ -36,35 +36,9 @@ def new_id(prefix: str) -> str:
 
 
 async def run(store: Store, fn: Callable[..., _T], *args: Any, immediate: bool = False) -> _T:
-    """Run `fn(conn, *args)` as one transaction on the store's connection thread.
-
-    `immediate` takes the write lock first (read-then-write that other processes must not
-    interleave). If a `Store` method's statement is still uncommitted on the connection, the
-    work runs in a savepoint inside it, so a failure here never rolls back someone else's row.
-    """
-
-    def tx() -> _T:
-        conn: sqlite3.Connection = store._db._conn  # the one connection, on its own thread
-        conn.row_factory = sqlite3.Row
-        nested = conn.in_transaction
-        conn.execute("SAVEPOINT hr" if nested else ("BEGIN IMMEDIATE" if immediate else "BEGIN"))
-        try:
-            out = fn(conn, *args)
-            if nested:
-                conn.execute("RELEASE hr")
-            conn.commit()
-            return out
-        except BaseException as e:
-            if nested:
-                conn.execute("ROLLBACK TO hr")
-                conn.execute("RELEASE hr")
-            else:
-                conn.rollback()
-            if isinstance(e, sqlite3.Error):
-                raise StoreError(f"{fn.__name__.lstrip('_')}: {e}") from e
-            raise
-
-    return await store._db._execute(tx)
+    """Run `fn(conn, *args)` as one transaction on the store's connection thread (see
+    `Store.transact`)."""
+    return await store.transact(fn, *args, immediate=immediate)
 
 
 def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import secrets
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from voicebot.campaigns.liveness import shown_state
 from voicebot.config import Config
 from voicebot.hr import share
+from voicebot.hr.console.dry import MAX_CANDIDATES, DryRunner
 from voicebot.hr.importer import CandidateFileError, ReadOptions, _parse_file, import_candidates
 from voicebot.hr.tables import saved_mappings
 from voicebot.store import Store, accounts
@@ -97,6 +98,10 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     mode = cfg.compliance.mode
     secure = cfg.api.public_url.startswith("https://")
     app.mount(f"{PREFIX}/static", StaticFiles(directory=_HERE / "static"), name="console-static")
+    from voicebot.campaigns.dryrun import default_store
+
+    dry_runs = DryRunner(cfg, store, default_store(cfg))
+    app.router.on_shutdown.append(dry_runs.close)
 
     async def current(request: Request) -> Ctx | None:
         sid = request.cookies.get(COOKIE)
@@ -253,21 +258,67 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
     # campaigns --------------------------------------------------------------------------------
 
     @app.get(f"{PREFIX}/campaigns", include_in_schema=False)
-    async def campaigns(request: Request) -> Response:
+    async def campaigns(request: Request, error: str = "") -> Response:
         ctx = await signed_in(request)
         rows = [shown_state(c) for c in await db.list_campaigns(store)]
         progress = {c["id"]: await db.campaign_progress(store, c["id"]) for c in rows}
-        return _page("campaigns.html", ctx, campaigns=rows, progress=progress)
+        return _page("campaigns.html", ctx, 422 if error else 200, campaigns=rows,
+                     progress=progress, jobs=await db.list_jobs(store), error=error)  # fmt: skip
+
+    @app.post(f"{PREFIX}/campaigns", include_in_schema=False)
+    async def create_campaign(request: Request) -> Response:
+        """A draft over the job's callable candidates, with the configured campaign defaults."""
+        from voicebot.campaigns.settings import settings_from_config
+
+        _, form = await posted(request)
+        job_id = str(form.get("job_id", ""))
+        name = str(form.get("name", "")).strip()[:200]
+        if await db.get_job_spec(store, job_id) is None:
+            return await campaigns(request, error=f"Job {job_id!r} does not exist.")
+        settings = settings_from_config(cfg.campaigns).to_dict()
+        cid, _ = await db.create_campaign(store, name=name or job_id, job_id=job_id,
+                                          settings=settings)  # fmt: skip
+        return RedirectResponse(f"{PREFIX}/campaigns/{cid}", 303)
 
     @app.get(f"{PREFIX}/campaigns/{{campaign_id}}", include_in_schema=False)
-    async def campaign(request: Request, campaign_id: str) -> Response:
+    async def campaign(request: Request, campaign_id: str, error: str = "") -> Response:
         ctx = await signed_in(request)
         found = await db.get_campaign(store, campaign_id)
         if found is None:
             return _missing(ctx, f"Campaign {campaign_id}")
-        return _page("campaign.html", ctx, campaign=shown_state(found),
+        return _page("campaign.html", ctx, 422 if error else 200, campaign=shown_state(found),
                      progress=await db.campaign_progress(store, campaign_id),
                      targets=await campaign_targets(store, campaign_id),
+                     now=time.time(), error=error, max_dry=MAX_CANDIDATES,
+                     dry_running=dry_runs.running)  # fmt: skip
+
+    @app.post(f"{PREFIX}/campaigns/{{campaign_id}}/dry-run", include_in_schema=False)
+    async def start_dry_run(request: Request, campaign_id: str) -> Response:
+        """Scripted candidates, the real call path, a separate store (campaigns/dryrun.py)."""
+        ctx, form = await posted(request)
+        found = await db.get_campaign(store, campaign_id)
+        if found is None:
+            return _missing(ctx, f"Campaign {campaign_id}")
+        try:
+            count = int(str(form.get("candidates", "1")) or 1)
+            await dry_runs.start(found, count, str(form.get("webhook", "")),
+                                 str(form.get("secret", "")))  # fmt: skip
+        except ValueError as e:
+            why = str(e) if "invalid literal" not in str(e) else "candidates: a whole number"
+            return await campaign(request, campaign_id, error=why)
+        return RedirectResponse(f"{PREFIX}/dry-run", 303)
+
+    @app.get(f"{PREFIX}/dry-run", include_in_schema=False)
+    async def dry_run_page(request: Request) -> Response:
+        ctx = await signed_in(request)
+        run, rows, hooks = dry_runs.current, [], {}
+        if run is not None and run.result is not None and dry_runs.store is not None:
+            rows = (await list_interviews(dry_runs.store, campaign_id=run.result["campaign_id"],
+                                          limit=MAX_LIMIT)).items  # fmt: skip
+            deliveries = await db.list_deliveries(dry_runs.store)
+            hooks = {k: sum(d["state"] == k for d in deliveries)
+                     for k in ("delivered", "pending", "failed")}  # fmt: skip
+        return _page("dry_run.html", ctx, run=run, interviews=rows, hooks=hooks,
                      now=time.time())  # fmt: skip
 
     # interviews and reviews -------------------------------------------------------------------
@@ -289,66 +340,91 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
                      outcomes=sorted({r["outcome"] for r in page.items if r["outcome"]}),
                      more=page.next_cursor is not None)  # fmt: skip
 
-    async def _interview(call_id: str) -> dict[str, Any] | None:
-        call = await store.get_call(call_id)
+    async def _interview(st: Store, call_id: str) -> dict[str, Any] | None:
+        call = await st.get_call(call_id)
         if call is None:
             return None
         out = dict(call)
-        cand = await db.get_candidate(store, call["candidate_id"]) if call["candidate_id"] else None
+        cand = await db.get_candidate(st, call["candidate_id"]) if call["candidate_id"] else None
         out["name"] = (cand or {}).get("name")
         return out
 
-    @app.get(f"{PREFIX}/interviews/{{call_id}}", include_in_schema=False)
-    async def interview(request: Request, call_id: str, error: str = "") -> Response:
-        ctx = await signed_in(request)
-        call = await _interview(call_id)
-        if call is None:
-            return _missing(ctx, f"Interview {call_id}")
-        from voicebot.store.reports import get_report
+    def interview_pages(base: str, store_of: Callable[[], Store | None], dry: bool) -> None:
+        """An interview's page, report, recording and review form under `base`: the real
+        store's, and the finished dry run's (the same pages, told apart by a banner)."""
 
-        report = await get_report(store, call_id)
-        queue = {r["call_id"]: r for r in await accounts.review_queue(store, mode)}
-        requested = bool(queue.get(call_id, {}).get("requested"))
-        return _page("interview.html", ctx, 422 if error else 200, call=call, report=report,
-                     decisions=await accounts.decisions(store, call_id), mode=mode,
-                     awaiting=call_id in queue, requested=requested,
-                     error=error, choices=accounts.DECISIONS)  # fmt: skip
+        def opened(ctx: Ctx) -> Store:
+            st = store_of()
+            if st is None:
+                raise _Stop(_page("error.html", ctx, 404, message="No finished dry run."))
+            return st
 
-    @app.get(f"{PREFIX}/interviews/{{call_id}}/report.html", include_in_schema=False)
-    async def report(request: Request, call_id: str) -> Response:
-        ctx = await signed_in(request)
-        from voicebot.scoring.pipeline import report_page
+        async def interview(request: Request, call_id: str, error: str = "") -> Response:
+            ctx = await signed_in(request)
+            st = opened(ctx)
+            call = await _interview(st, call_id)
+            if call is None:
+                return _missing(ctx, f"Interview {call_id}")
+            from voicebot.store.reports import get_report
 
-        html = await report_page(store, call_id, recordings_dir=cfg.api.recordings_dir)
-        if html is None:
-            return _page("error.html", ctx, 404, message=f"Interview {call_id} has no report yet.")
-        return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
+            report = await get_report(st, call_id)
+            queue = {r["call_id"]: r for r in await accounts.review_queue(st, mode)}
+            requested = bool(queue.get(call_id, {}).get("requested"))
+            return _page("interview.html", ctx, 422 if error else 200, call=call, report=report,
+                         decisions=await accounts.decisions(st, call_id), mode=mode,
+                         awaiting=call_id in queue, requested=requested, base=base, dry=dry,
+                         error=error, choices=accounts.DECISIONS)  # fmt: skip
 
-    @app.get(f"{PREFIX}/interviews/{{call_id}}/recording", include_in_schema=False)
-    async def recording(request: Request, call_id: str) -> Response:
-        await signed_in(request)
-        return FileResponse(await share.recording_file(store, cfg, call_id), media_type="audio/wav")
+        async def report(request: Request, call_id: str) -> Response:
+            ctx = await signed_in(request)
+            from voicebot.scoring.pipeline import report_page
 
-    @app.post(f"{PREFIX}/interviews/{{call_id}}/decision", include_in_schema=False)
-    async def decide(request: Request, call_id: str) -> Response:
-        """advance / reject / hold with a reason; queued as `review.decided` for the ATS."""
-        ctx, form = await posted(request)
-        if await store.get_call(call_id) is None:
-            return _missing(ctx, f"Interview {call_id}")
-        try:
-            await accounts.decide(store, call_id, str(form.get("decision", "")),
-                                  str(form.get("reason", "")), ctx.caller, mode)  # fmt: skip
-        except ValueError as e:
-            return await interview(request, call_id, error=str(e))
-        return RedirectResponse(f"{PREFIX}/interviews/{call_id}?decided=1", 303)
+            html = await report_page(opened(ctx), call_id, recordings_dir=cfg.api.recordings_dir)
+            if html is None:
+                why = f"Interview {call_id} has no report yet."
+                return _page("error.html", ctx, 404, message=why)
+            return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
 
-    @app.post(f"{PREFIX}/interviews/{{call_id}}/request-review", include_in_schema=False)
-    async def request_review(request: Request, call_id: str) -> Response:
-        ctx, _ = await posted(request)
-        if await store.get_call(call_id) is None:
-            return _missing(ctx, f"Interview {call_id}")
-        await accounts.request_review(store, call_id, f"console:{ctx.caller.token_id}")
-        return RedirectResponse(f"{PREFIX}/interviews/{call_id}", 303)
+        async def recording(request: Request, call_id: str) -> Response:
+            ctx = await signed_in(request)
+            path = await share.recording_file(opened(ctx), cfg, call_id)
+            return FileResponse(path, media_type="audio/wav")
+
+        async def decide(request: Request, call_id: str) -> Response:
+            """advance / reject / hold with a reason; queued as `review.decided` for the ATS."""
+            ctx, form = await posted(request)
+            st = opened(ctx)
+            if await st.get_call(call_id) is None:
+                return _missing(ctx, f"Interview {call_id}")
+            try:
+                await accounts.decide(st, call_id, str(form.get("decision", "")),
+                                      str(form.get("reason", "")), ctx.caller, mode,
+                                      {"dry_run": True} if dry else None)  # fmt: skip
+            except ValueError as e:
+                return await interview(request, call_id, error=str(e))
+            if dry:
+                dry_runs.wake()
+            return RedirectResponse(f"{base}/{call_id}?decided=1", 303)
+
+        async def request_review(request: Request, call_id: str) -> Response:
+            ctx, _ = await posted(request)
+            st = opened(ctx)
+            if await st.get_call(call_id) is None:
+                return _missing(ctx, f"Interview {call_id}")
+            await accounts.request_review(st, call_id, f"console:{ctx.caller.token_id}")
+            return RedirectResponse(f"{base}/{call_id}", 303)
+
+        for path, endpoint, methods in (
+            ("/{call_id}", interview, ["GET"]),
+            ("/{call_id}/report.html", report, ["GET"]),
+            ("/{call_id}/recording", recording, ["GET"]),
+            ("/{call_id}/decision", decide, ["POST"]),
+            ("/{call_id}/request-review", request_review, ["POST"]),
+        ):
+            app.add_api_route(base + path, endpoint, methods=methods, include_in_schema=False)
+
+    interview_pages(f"{PREFIX}/interviews", lambda: store, dry=False)
+    interview_pages(f"{PREFIX}/dry-run/interviews", lambda: dry_runs.store, dry=True)
 
     @app.get(f"{PREFIX}/reviews", include_in_schema=False)
     async def reviews(request: Request) -> Response:
