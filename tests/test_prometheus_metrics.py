@@ -203,8 +203,6 @@ def start_serve(tmp_path: Path, sip_port: int, scrape_port: int) -> subprocess.P
 async def test_a_real_serve_process_counts_a_live_call_on_its_metrics_port(
     tmp_path: Path,
 ) -> None:
-    import signal
-
     from tests.telephony.test_shutdown import wait_listening
     from tests.telephony.test_sip_calls import RawCaller
 
@@ -230,9 +228,115 @@ async def test_a_real_serve_process_counts_a_live_call_on_its_metrics_port(
         samples = parse((await http_get(scrape_port, "/metrics"))[2])
         ended = sum(v for (n, _), v in samples.items() if n == "voicebot_calls_total")
         assert ended == 1
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 30) == 0
+        await sigterm_exits_clean(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        reap(proc)
+
+
+async def test_health_and_readiness_say_why_a_process_takes_no_work() -> None:
+    reason: list[str | None] = [None]
+
+    async def unready() -> str | None:
+        return reason[0]
+
+    port = free_udp_port()
+    server = await metrics.serve_metrics("127.0.0.1", port, unready)
+    try:
+        assert (await http_get(port, "/health"))[0] == 200
+        status, _, body = await http_get(port, "/ready")
+        assert status == 200 and body.strip() == "ready"
+        reason[0] = "store: database is locked"
+        status, _, body = await http_get(port, "/ready")
+        assert status == 503 and "database is locked" in body
+        assert (await http_get(port, "/health"))[0] == 200  # alive, just not ready
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_api_is_ready_only_while_its_store_answers(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "voicebot.db")
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(store, Config())),
+                            base_url="http://api")  # fmt: skip
+    async with api:
+        ready = await api.get("/ready")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        await store.close()  # the database went away under a running API
+        gone = await api.get("/ready")
+        assert gone.status_code == 503 and gone.json()["status"] == "unavailable"
+        assert gone.json()["reason"].startswith("store: ")
+        assert (await api.get("/health")).status_code == 200
+
+
+async def test_a_worker_serves_metrics_and_readiness_and_logs_json_without_numbers(
+    tmp_path: Path,
+) -> None:
+    """A real `voicebot worker` with `[metrics] port` and `log_format = "json"`, dialling a
+    campaign on simulated phones: scraped while it runs, stopped by SIGTERM."""
+    import json
+
+    db_path = tmp_path / "voicebot.db"
+    async with await Store.open(db_path) as store:
+        await import_jobs(store, JOB_FILE)
+        await db.upsert_candidates(store, [CandidateRecord(JOB_ID, f"+1212555{i:04d}",
+                                                           "America/New_York") for i in range(40)])
+        cid, _ = await db.create_campaign(
+            store, name="w", job_id=JOB_ID,
+            settings=parse_settings({**ANYTIME, "max_concurrent": 4}).to_dict(),
+        )  # fmt: skip
+        await db.set_campaign_state(store, cid, "running")
+    port = free_udp_port()
+    config = tmp_path / "voicebot.toml"
+    config.write_text(f'log_format = "json"\n[store]\npath = "{db_path}"\n'
+                      f"[metrics]\nport = {port}\n")  # fmt: skip
+    log = tmp_path / "worker.log"
+    proc = start_worker(config, log)
+    try:
+        for _ in range(200):
+            try:
+                status, _, _ = await http_get(port, "/ready")
+                if status == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        assert (await http_get(port, "/ready"))[0] == 200
+        for _ in range(200):
+            samples = parse((await http_get(port, "/metrics"))[2])
+            done = value(samples, "voicebot_campaign_attempts_total", outcome="completed")
+            if done >= 4 and value(samples, "voicebot_calls_active") > 0:
+                break
+            await asyncio.sleep(0.1)
+        assert done >= 4, samples
+        await sigterm_exits_clean(proc)
+    finally:
+        reap(proc)
+    lines = log.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert records and all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
+    assert any("metrics on http://127.0.0.1" in r["msg"] for r in records)
+    assert "+1212555" not in log.read_text()
+
+
+def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "voicebot.cli", "worker", "-c", str(config), "--simulate",
+             "completed=1", "--call-s", "0.5"],
+            env={k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")},
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+
+
+async def sigterm_exits_clean(proc: subprocess.Popen[bytes]) -> None:
+    """A deploy's SIGTERM: the process finishes what it has and exits 0."""
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 30) == 0
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)

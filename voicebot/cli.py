@@ -39,9 +39,9 @@ ConfigOpt = Annotated[
 def _config(path: Path | None) -> Config:
     env_path = os.environ.get("VOICEBOT_CONFIG")
     cfg = load_config(path or (Path(env_path) if env_path else None))
-    logging.basicConfig(
-        level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from voicebot.logs import configure_logging
+
+    configure_logging(cfg.log_level, cfg.log_format)
     from voicebot import pii
 
     pii.configure(cfg.pii)  # every store this process opens uses the configured keys

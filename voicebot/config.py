@@ -312,6 +312,9 @@ class Config:
     # SIGTERM: stop taking calls, let live interviews finish this long, then say goodbye
     shutdown_grace_s: float = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object a line (ts, level, logger, msg, exc), numbers masked, for a
+    # log pipeline; "text" for people
+    log_format: Literal["text", "json"] = "text"
 
     def validate(self) -> Config:
         """Cross-field checks the types alone cannot express."""

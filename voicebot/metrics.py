@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -23,6 +24,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from voicebot.config import ConfigError, MetricsConfig
 
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
@@ -124,12 +127,21 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-async def serve_metrics(host: str, port: int) -> asyncio.Server:
-    """A small HTTP listener answering GET /metrics (`voicebot serve`'s metrics.port)."""
-    return await asyncio.start_server(_answer, host, port, limit=8192)
+Unready = Callable[[], Awaitable[str | None]]  # why the process cannot take work, or None
 
 
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_metrics(host: str, port: int, unready: Unready | None = None) -> asyncio.Server:
+    """A small HTTP listener on `metrics.port` of `voicebot serve` and `voicebot worker`:
+    GET /metrics, /health (the process answers) and /ready (503 with the reason while
+    `unready()` gives one: the store is down, a shutdown is draining)."""
+    return await asyncio.start_server(
+        functools.partial(_answer, unready=unready), host, port, limit=8192
+    )
+
+
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, unready: Unready | None = None
+) -> None:
     try:
         async with asyncio.timeout(5):
             request = await reader.readline()
@@ -137,11 +149,20 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 pass  # headers: nothing in them changes the answer
         method, _, rest = request.decode("latin-1").partition(" ")
         path = rest.split(" ", 1)[0].split("?", 1)[0]
-        if method in ("GET", "HEAD") and path == "/metrics":
+        status = "200 OK"
+        if method not in ("GET", "HEAD"):
+            body, ctype, status = b"GET only\n", "text/plain", "405 Method Not Allowed"
+        elif path == "/metrics":
             body, ctype = exposition()
-            status = "200 OK"
+        elif path == "/health":
+            body, ctype = b"ok\n", "text/plain"
+        elif path == "/ready":
+            why = await unready() if unready is not None else None
+            body, ctype = (f"{why}\n" if why else "ready\n").encode(), "text/plain"
+            status = "503 Service Unavailable" if why else status
         else:
-            body, ctype, status = b"not found: GET /metrics\n", "text/plain", "404 Not Found"
+            body, ctype = b"not found: GET /metrics, /health or /ready\n", "text/plain"
+            status = "404 Not Found"
         head = (
             f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
@@ -167,3 +188,18 @@ def mount(app: Any, store: Any) -> None:
         return Response(body, media_type=ctype)
 
     app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
+
+
+async def metrics_listener(
+    cfg: MetricsConfig, announce: Callable[[str], None], unready: Unready | None = None
+) -> asyncio.Server | None:
+    """The listener on metrics.host:port when metrics.port is set (Prometheus scrapes it)."""
+    if not cfg.port:
+        return None
+    try:
+        server = await serve_metrics(cfg.host, cfg.port, unready)
+    except OSError as e:
+        where = f"{cfg.host}:{cfg.port}"
+        raise ConfigError(f"metrics.port: cannot listen on {where}: {e.strerror}") from None
+    announce(f"metrics on http://{cfg.host}:{cfg.port}/metrics (and /health, /ready)")
+    return server

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from voicebot.config import Config
 from voicebot.interview.plan import Job
+from voicebot.metrics import metrics_listener
+from voicebot.store.db import store_unready
 from voicebot.telephony.base import Bridge, Call, IncomingHandler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +145,12 @@ async def serve(
         await bridge.start()
         scrape: Any = None
         try:
-            scrape = await _metrics_listener(cfg, announce)
+            async def unready() -> str | None:
+                if stop is not None and stop.is_set():
+                    return "shutting down: live interviews are finishing"
+                return await store_unready(store)
+
+            scrape = await metrics_listener(cfg.metrics, announce, unready)
             announce(describe(cfg, bridge))
             await (stop or asyncio.Event()).wait()
             stop_taking_calls(bridge)
@@ -158,22 +165,6 @@ async def serve(
             await bridge.stop()
     finally:
         await store.close()
-
-
-async def _metrics_listener(cfg: Config, announce: Callable[[str], None]) -> Any:
-    """GET /metrics on metrics.host:port when metrics.port is set (Prometheus scrapes it)."""
-    if not cfg.metrics.port:
-        return None
-    from voicebot.config import ConfigError
-    from voicebot.metrics import serve_metrics
-
-    try:
-        server = await serve_metrics(cfg.metrics.host, cfg.metrics.port)
-    except OSError as e:
-        where = f"{cfg.metrics.host}:{cfg.metrics.port}"
-        raise ConfigError(f"metrics.port: cannot listen on {where}: {e.strerror}") from None
-    announce(f"metrics on http://{cfg.metrics.host}:{cfg.metrics.port}/metrics")
-    return server
 
 
 def stop_taking_calls(bridge: Any) -> None:

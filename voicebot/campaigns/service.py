@@ -175,15 +175,26 @@ async def run_worker(
     by default for deliveries a dead worker's sender had leased: when the last worker leaves,
     nothing is left undelivered that a live sender could have sent."""
     from voicebot.campaigns.worker import LEASE_S, Worker
+    from voicebot.metrics import metrics_listener
+    from voicebot.store.db import store_unready
 
     store = await Store.open(cfg.store.path)
     sender = WebhookSender(store, cfg.webhooks, poll_s=0.5)
     sending = asyncio.create_task(sender.run())
+    stop = stop or asyncio.Event()
+
+    async def unready() -> str | None:
+        if stop.is_set():
+            return "stopping: live calls are finishing"
+        return await store_unready(store)
+
+    scrape = None
     try:
+        scrape = await metrics_listener(cfg.metrics, lambda line: log.info("%s", line), unready)
         async with open_calling(cfg, store, simulate) as (bridge, interviewer, scorer):
             worker = Worker(store, bridge, interviewer, scorer=scorer,
                             report_url=cfg.api.public_url, lease_s=lease_s or LEASE_S)  # fmt: skip
-            stopper = asyncio.create_task((stop or asyncio.Event()).wait())
+            stopper = asyncio.create_task(stop.wait())
             stopper.add_done_callback(lambda _: worker.stop())
             try:
                 ended = await worker.run(until_idle=until_idle)
@@ -195,6 +206,8 @@ async def run_worker(
         await _drain(store, sender, drain_s)
         return ended
     finally:
+        if scrape is not None:
+            scrape.close()
         sender.stop()
         try:
             await sending

@@ -29,7 +29,7 @@ from voicebot.interview.plan import Job, JobError, field_lines, parse_job
 from voicebot.safeload import DocumentError, decode_text, load_json, load_yaml
 from voicebot.store import Store, accounts
 from voicebot.store import hr as db
-from voicebot.store.db import StoreError
+from voicebot.store.db import StoreError, store_unready
 from voicebot.store.hr import CandidateRecord
 from voicebot.store.listing import MAX_LIMIT, CursorError, list_interviews
 
@@ -218,7 +218,16 @@ def create_app(
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        """Readiness: the store answers within 2 s (a load balancer sends no traffic before)."""
+        why = await store_unready(store)
+        if why:
+            return JSONResponse({"status": "unavailable", "reason": why}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     # jobs -------------------------------------------------------------------------------------
 

@@ -69,7 +69,10 @@ async def serve(cfg: Config, *, host: str, port: int) -> None:
 
         app = create_app(store, cfg, launcher=launch)
         metrics.mount(app, store)
-        server = DrainingServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        # with JSON logs uvicorn keeps its hands off logging: its lines go through ours
+        log_config = None if cfg.log_format == "json" else uvicorn.config.LOGGING_CONFIG
+        server = DrainingServer(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                               log_config=log_config))  # fmt: skip
         sending = asyncio.create_task(sender.run())
         try:
             await server.serve()

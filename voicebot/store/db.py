@@ -385,6 +385,10 @@ class Store:
 
         return await self.transact(_query)
 
+    async def ping(self) -> None:
+        """One round trip: raises StoreError when the database cannot answer (readiness)."""
+        await self._read("SELECT 1")
+
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
         rows = await self._read("SELECT * FROM calls WHERE id = ?", (call_id,))
         return rows[0] if rows else None
@@ -421,3 +425,16 @@ class Store:
         )
         return [TurnRecord(*list(r.values())[:10], interrupted=bool(r["interrupted"]))
                 for r in rows]  # fmt: skip
+
+
+async def store_unready(store: Store, timeout_s: float = 2.0) -> str | None:
+    """Why the store cannot serve now (for /ready), or None when it answered in time."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(store.ping(), timeout_s)
+    except TimeoutError:
+        return f"store: no answer within {timeout_s:g} s"
+    except Exception as e:  # closed, unreachable, refused: readiness answers, never fails
+        return f"store: {str(e) or type(e).__name__}"
+    return None
