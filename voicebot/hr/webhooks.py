@@ -14,8 +14,6 @@ import asyncio
 import base64
 import datetime as dt
 import email.utils
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -26,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from standardwebhooks import Webhook
 
 from voicebot import metrics
 from voicebot.config import WebhooksConfig
@@ -64,10 +63,11 @@ def _key(secret: str) -> bytes:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """One `v1,<base64>` signature of `id.timestamp.body`."""
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    """One `v1,<base64>` signature of `id.timestamp.body`, by the `standardwebhooks` library
+    itself (the same one receivers verify with; ~1 µs more a delivery than HMAC by hand)."""
+    _key(secret)  # a malformed secret is our one-line WebhookError, not the library's
+    when = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    return Webhook(secret).sign(msg_id, when, body.decode("utf-8"))
 
 
 def event_body(event_type: str, created_at: float, payload: Mapping[str, Any]) -> bytes:
