@@ -182,3 +182,54 @@ async def test_workers_killed_mid_campaign_lose_and_duplicate_nothing(
         assert len(window) <= CALLS_PER_SECOND + 1, f"{len(window)} dials within 1 s"
         if i:
             assert starts[i] - starts[i - 1] >= 1 / CALLS_PER_SECOND - slack
+
+
+async def test_a_campaign_started_on_the_api_to_workers_is_dialled_by_a_worker(
+    tmp_path: Path,
+) -> None:
+    """`voicebot api --to-workers`: POST /campaigns/{id}/start only marks it running; a
+    `voicebot worker` (another process) dials it to the end."""
+    import httpx
+
+    from voicebot.store import accounts
+    from voicebot.telephony.registrar import free_udp_port
+
+    db_path = tmp_path / "voicebot.db"
+    async with await Store.open(db_path) as store:
+        await import_jobs(store, JOB_FILE)
+        await db.upsert_candidates(store, [CandidateRecord(JOB_ID, f"+1212555{i:04d}", "UTC")
+                                           for i in range(5)])  # fmt: skip
+        cid, _ = await db.create_campaign(
+            store, name="api", job_id=JOB_ID, settings=parse_settings(SETTINGS).to_dict()
+        )
+        _, token = await accounts.create_token(store, "ats", "hr")
+    port = free_udp_port()
+    cfg = tmp_path / "voicebot.toml"
+    cfg.write_text(f'[store]\npath = "{db_path}"\n[api]\nport = {port}\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
+    api = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voicebot.cli", "api", "-c", str(cfg), "--to-workers", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            for _ in range(150):
+                try:
+                    if (await client.get("/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            auth = {"Authorization": f"Bearer {token}"}
+            started = await client.post(f"/campaigns/{cid}/start", headers=auth)
+            assert started.status_code == 200 and started.json()["dialer"] is False
+            assert query(str(db_path), "SELECT COUNT(*) FROM attempts")[0][0] == 0
+            worker = await start(cfg, tmp_path / "dials.jsonl", 0)
+            assert await asyncio.wait_for(worker.wait(), 120) == 0
+            shown = (await client.get(f"/campaigns/{cid}", headers=auth)).json()
+    finally:
+        api.terminate()
+        await asyncio.wait_for(api.wait(), 30)
+    assert shown["state"] == "done"
+    dialled = [json.loads(line)["number"] for line in (tmp_path / "dials.jsonl").open()
+               if "ended" not in line]  # fmt: skip
+    assert sorted(dialled) == sorted(f"+1212555{i:04d}" for i in range(5))

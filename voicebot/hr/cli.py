@@ -978,6 +978,14 @@ def api(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="Default: api.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: api.port.")] = None,
+    to_workers: Annotated[
+        bool,
+        typer.Option(
+            "--to-workers",
+            help="A campaign started here is dialled by `voicebot worker` processes, not by "
+            "this one.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HR API (and deliver webhooks) with uvicorn."""
     from voicebot.hr.server import serve
@@ -985,7 +993,8 @@ def api(
 
     cfg = _config(config)
     try:
-        asyncio.run(serve(cfg, host=host or cfg.api.host, port=port or cfg.api.port))
+        asyncio.run(serve(cfg, host=host or cfg.api.host, port=port or cfg.api.port,
+                          to_workers=to_workers))  # fmt: skip
     except StoreError as e:  # an API on a store it cannot use would answer 500 to everything
         _fail(str(e))
     except KeyboardInterrupt:

@@ -40,7 +40,8 @@ class DrainingServer(uvicorn.Server):
                 self._captured_signals.clear()
 
 
-async def serve(cfg: Config, *, host: str, port: int) -> None:
+async def serve(cfg: Config, *, host: str, port: int, to_workers: bool = False) -> None:
+    """`to_workers`: a started campaign is only marked running, for `voicebot worker`s."""
     store = await Store.open(cfg.store.path)
     sender = WebhookSender(store, cfg.webhooks)
     dialers: dict[str, asyncio.Task[str]] = {}
@@ -67,7 +68,7 @@ async def serve(cfg: Config, *, host: str, port: int) -> None:
             dialers[campaign_id] = asyncio.create_task(dialer.run(campaign_id))
             dialers[campaign_id].add_done_callback(_log_end(campaign_id))
 
-        app = create_app(store, cfg, launcher=launch)
+        app = create_app(store, cfg, launcher=None if to_workers else launch)
         metrics.mount(app, store)
         # with JSON logs uvicorn keeps its hands off logging: its lines go through ours
         log_config = None if cfg.log_format == "json" else uvicorn.config.LOGGING_CONFIG
