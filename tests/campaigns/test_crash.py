@@ -16,14 +16,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tests.hr.helpers import JOB_FILE, JOB_ID
+from tests.hr.helpers import seed_campaign
 from tests.hr.receiver import Receiver
-from voicebot.campaigns.settings import parse_settings
-from voicebot.hr.importer import import_jobs
 from voicebot.hr.webhooks import new_secret
 from voicebot.store import Store
 from voicebot.store import hr as db
-from voicebot.store.hr import CandidateRecord
 
 N = 24
 SETTINGS = {"window_days": "mon,tue,wed,thu,fri,sat,sun", "window_start": "00:00",
@@ -42,14 +39,7 @@ def query(path: Path, sql: str, *args: object) -> list[tuple]:
 async def setup(tmp: Path, url: str, secret: str) -> tuple[Path, str]:
     db_path = tmp / "voicebot.db"
     async with await Store.open(db_path) as store:
-        await import_jobs(store, JOB_FILE)
-        await db.upsert_candidates(
-            store,
-            [CandidateRecord(JOB_ID, f"+1212555{i:04d}", "America/New_York") for i in range(N)],
-        )
-        cid, _ = await db.create_campaign(
-            store, name="crash", job_id=JOB_ID, settings=parse_settings(SETTINGS).to_dict()
-        )
+        cid = await seed_campaign(store, N, SETTINGS, "crash")
         await db.add_endpoint(store, url, secret)
     cfg = tmp / "voicebot.toml"
     cfg.write_text(

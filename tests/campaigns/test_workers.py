@@ -24,14 +24,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hr.helpers import JOB_FILE, JOB_ID
+from tests.hr.helpers import seed_campaign
 from tests.hr.receiver import Receiver
-from voicebot.campaigns.settings import parse_settings
-from voicebot.hr.importer import import_jobs
 from voicebot.hr.webhooks import new_secret
 from voicebot.store import Store
 from voicebot.store import hr as db
-from voicebot.store.hr import CandidateRecord
 
 N = 300
 WORKERS = 3
@@ -58,14 +55,7 @@ def query(url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 async def setup(tmp: Path, store_url: str, hook_url: str, secret: str) -> tuple[Path, str]:
     async with await Store.open(store_url) as store:
-        await import_jobs(store, JOB_FILE)
-        await db.upsert_candidates(
-            store,
-            [CandidateRecord(JOB_ID, f"+1212555{i:04d}", "America/New_York") for i in range(N)],
-        )
-        cid, _ = await db.create_campaign(
-            store, name="shared", job_id=JOB_ID, settings=parse_settings(SETTINGS).to_dict()
-        )
+        cid = await seed_campaign(store, N, SETTINGS, "shared")
         await db.add_endpoint(store, hook_url, secret)
         await db.set_campaign_state(store, cid, "running")
     cfg = tmp / "voicebot.toml"
@@ -196,12 +186,7 @@ async def test_a_campaign_started_on_the_api_to_workers_is_dialled_by_a_worker(
 
     db_path = tmp_path / "voicebot.db"
     async with await Store.open(db_path) as store:
-        await import_jobs(store, JOB_FILE)
-        await db.upsert_candidates(store, [CandidateRecord(JOB_ID, f"+1212555{i:04d}", "UTC")
-                                           for i in range(5)])  # fmt: skip
-        cid, _ = await db.create_campaign(
-            store, name="api", job_id=JOB_ID, settings=parse_settings(SETTINGS).to_dict()
-        )
+        cid = await seed_campaign(store, 5, SETTINGS, "api", tz="UTC")
         _, token = await accounts.create_token(store, "ats", "hr")
     port = free_udp_port()
     cfg = tmp_path / "voicebot.toml"

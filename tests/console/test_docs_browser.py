@@ -40,7 +40,8 @@ def test_the_api_docs_render_their_operations_offline(
         operations = page.locator(".opblock")
         expect(operations.first).to_be_visible(timeout=30_000)
         assert operations.count() >= 20
-        expect(page.locator(".opblock-summary-path").filter(has_text="/campaigns").first)
+        paths = page.locator(".opblock-summary-path").filter(has_text="/campaigns")
+        expect(paths.first).to_be_visible()
     else:
         expect(page.locator("body")).to_contain_text("voicebot HR API", timeout=30_000)
         operations = page.locator("[data-section-id^='tag/'], [data-section-id^='operation/']")

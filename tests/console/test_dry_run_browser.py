@@ -48,6 +48,7 @@ class Listener:
     """`voicebot webhooks listen --json` in its own process; each verified event one line."""
 
     def __init__(self, secret: str) -> None:
+        self.secret = secret
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "voicebot.cli", "webhooks", "listen", "--port", "0",
@@ -91,7 +92,7 @@ def listener() -> Iterator[Listener]:
 def test_sign_in_import_dry_run_report_decide_and_the_ats_is_told(
     page: Page, served: Served, listener: Listener, tmp_path: Path
 ) -> None:
-    secret = listener.proc.args[-2]  # type: ignore[index]
+    secret = listener.secret
     _sign_in(page, served, served.hr_token)
 
     _preview_import(page, tmp_path / "ats-export.csv", CSV)

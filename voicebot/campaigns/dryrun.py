@@ -162,7 +162,7 @@ async def dry_run(
         from voicebot.store import listing
 
         page = await listing.list_interviews(dry, campaign_id=dry_id)
-        deliveries = await db.list_deliveries(dry)
+        webhooks = await db.delivery_counts(dry)
         return {
             "campaign_id": dry_id,
             "state": state,
@@ -171,10 +171,7 @@ async def dry_run(
                 {k: r[k] for k in ("id", "name", "outcome", "overall", "recommendation")}
                 for r in page.items
             ],
-            "webhooks": {
-                s: sum(d["state"] == s for d in deliveries)
-                for s in ("delivered", "pending", "failed")
-            },
+            "webhooks": webhooks,
         }
 
 

@@ -12,9 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from voicebot.store.hr import _runner_gone
+from voicebot.store.hr import RUNNER_STALE_S, _runner_gone
 
-STALE_S = 60.0  # the same silence after which `acquire_campaign` takes a runner over
+STALE_S = RUNNER_STALE_S  # the silence after which `acquire_campaign` takes a runner over
 START_GRACE_S = 15.0  # a campaign just set running may not have its dialler yet
 
 

@@ -105,7 +105,7 @@ class Worker:
         self.dialer = Dialer(store, bridge, interviewer, scorer=scorer, report_url=report_url,
                              poll_s=poll_s)  # fmt: skip
         self.store = store
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:worker"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}{shared.WORKER}"
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.runs: dict[str, asyncio.Task[str]] = {}

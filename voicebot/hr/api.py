@@ -339,10 +339,8 @@ def create_app(
     async def start(campaign_id: str, _: HrAuth) -> dict[str, Any]:
         """Dial the campaign (a stalled one is taken over); 503 naming the PBX when it cannot
         be reached, and the campaign stays paused."""
-        found = await _campaign(campaign_id)
-        if found["state"] == "done":
-            raise HTTPException(409, f"campaign {campaign_id} is done")
-        await db.set_campaign_state(store, campaign_id, "running")
+        await _campaign(campaign_id)  # 404 when missing
+        await db.mark_running(store, campaign_id)  # 409 (StoreError) when done
         if launcher is not None:
             try:
                 await launcher(campaign_id)

@@ -342,15 +342,9 @@ def campaign_start(
 
 def _to_workers(cfg: Config, campaign_id: str) -> None:
     from voicebot.store import hr as db
-    from voicebot.store.db import StoreError
 
     async def main(store: Any) -> None:
-        found = await db.get_campaign(store, campaign_id)
-        if found is None:
-            raise StoreError(f"campaign {campaign_id!r} does not exist")
-        if found["state"] == "done":
-            raise StoreError(f"campaign {campaign_id} is done")
-        await db.set_campaign_state(store, campaign_id, "running")
+        await db.mark_running(store, campaign_id)
 
     _with_store(cfg, main)
     typer.echo(f"campaign {campaign_id}: running; `voicebot worker` processes dial it")

@@ -176,7 +176,7 @@ class WebhookSender:
                     next_at = await db.next_delivery_at(self.store)
                 except StoreError as e:  # a busy or unreachable store: its leases expire, retry
                     log.warning("webhooks: %s; trying again in %.1f s", e, self.poll_s)
-                    sent, next_at = 0, None
+                    next_at = None
                 delay = self.poll_s if next_at is None else next_at - self.clock()
                 self._wake.clear()
                 waits = [asyncio.ensure_future(e.wait()) for e in (self._stop, self._wake)]

@@ -8,6 +8,7 @@ committed when it ends, so a crash loses at most the utterance in flight.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -429,8 +430,6 @@ class Store:
 
 async def store_unready(store: Store, timeout_s: float = 2.0) -> str | None:
     """Why the store cannot serve now (for /ready), or None when it answered in time."""
-    import asyncio
-
     try:
         await asyncio.wait_for(store.ping(), timeout_s)
     except TimeoutError:

@@ -408,6 +408,23 @@ async def list_campaigns(store: Store) -> list[dict[str, Any]]:
     return await run(store, _list_campaigns)
 
 
+async def mark_running(store: Store, campaign_id: str) -> None:
+    """Set a campaign running (a start); StoreError when it does not exist or is done."""
+
+    def _mark_running(conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT state FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"campaign {campaign_id!r} does not exist")
+        if row[0] == "done":
+            raise StoreError(f"campaign {campaign_id} is done")
+        conn.execute(
+            "UPDATE campaigns SET state = 'running', updated_at = ? WHERE id = ?",
+            (time.time(), campaign_id),
+        )
+
+    await run(store, _mark_running, immediate=True)
+
+
 async def set_campaign_state(store: Store, campaign_id: str, state: str) -> None:
     def _set_campaign_state(conn: sqlite3.Connection) -> None:
         cur = conn.execute(
@@ -455,6 +472,10 @@ async def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
 # the dialer's side: claim before dial ---------------------------------------------------------
 
 
+# a runner silent this long is gone: its campaign may be taken over (by workers too)
+RUNNER_STALE_S = 60.0
+
+
 def _runner_gone(runner: str, seen_at: float | None, now: float, stale_s: float) -> bool:
     """A runner is gone when its heartbeat is stale, or it was on this host and its process
     no longer exists (a kill -9 restart need not wait for the heartbeat to go stale)."""
@@ -474,7 +495,7 @@ def _runner_gone(runner: str, seen_at: float | None, now: float, stale_s: float)
 
 
 async def acquire_campaign(
-    store: Store, campaign_id: str, runner: str, now: float, stale_s: float = 60.0
+    store: Store, campaign_id: str, runner: str, now: float, stale_s: float = RUNNER_STALE_S
 ) -> str | None:
     """Become the one process dialling the campaign; returns the live runner that holds it
     instead, or None when it is ours."""
@@ -944,6 +965,16 @@ async def delivery_result(
             )
 
     await run(store, _delivery_result)
+
+
+async def delivery_counts(store: Store) -> dict[str, int]:
+    """Deliveries by state (delivered, pending, failed), every one counted."""
+
+    def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+        got = dict(conn.execute("SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"))
+        return {k: int(got.get(k, 0)) for k in ("delivered", "pending", "failed")}
+
+    return await run(store, _counts)
 
 
 async def list_deliveries(

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicebot.store.db import Store
-from voicebot.store.hr import _decrypt, _enqueue, _rows, _runner_gone, new_id, run
+from voicebot.store.hr import RUNNER_STALE_S, _decrypt, _enqueue, _rows, _runner_gone, new_id, run
 
 LIVE = "state IN ('claimed', 'dialling') AND lease_until > ?"
+WORKER = ":worker"  # how a worker's owner id ends (host:pid:worker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,8 @@ async def running_campaigns(store: Store, now: float) -> list[str]:
             "SELECT id, runner, runner_seen_at FROM campaigns WHERE state = 'running' "
             "ORDER BY created_at, id"
         ).fetchall()
-        return [r[0] for r in rows if r[1] is None or _runner_gone(r[1], r[2], now, 60.0)]
+        return [r[0] for r in rows
+                if r[1] is None or _runner_gone(r[1], r[2], now, RUNNER_STALE_S)]  # fmt: skip
 
     return await run(store, _running)
 
@@ -211,9 +213,8 @@ async def live_worker_claims(store: Store, campaign_id: str, now: float) -> int:
 
     def _live(conn: sqlite3.Connection) -> int:
         (n,) = conn.execute(
-            f"SELECT COUNT(*) FROM attempts WHERE campaign_id = ? AND {LIVE} "
-            "AND owner LIKE '%:worker'",
-            (campaign_id, now),
+            f"SELECT COUNT(*) FROM attempts WHERE campaign_id = ? AND {LIVE} AND owner LIKE ?",
+            (campaign_id, now, f"%{WORKER}"),
         ).fetchone()
         return int(n)
 

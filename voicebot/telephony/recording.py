@@ -43,18 +43,20 @@ class Recorder:
     def inbound(self, frame: bytes) -> None:
         self._in += frame[: self.frame].ljust(self.frame, b"\x00")
         self.heard += 1
-        if self.played_to < self.heard:  # the bot was silent for this slot
-            self._out += bytes(self.frame * (self.heard - self.played_to))
-            self.played_to = self.heard
+        self._catch_up()
         if len(self._in) >= _FLUSH_FRAMES * self.frame:
             self._flush()
 
     def outbound(self, frame: bytes) -> None:
+        self._catch_up()
+        self._out += frame[: self.frame].ljust(self.frame, b"\x00")
+        self.played_to += 1
+
+    def _catch_up(self) -> None:
+        """Slots the bot's queue left empty (it was silent) are silence on its channel."""
         if self.played_to < self.heard:
             self._out += bytes(self.frame * (self.heard - self.played_to))
             self.played_to = self.heard
-        self._out += frame[: self.frame].ljust(self.frame, b"\x00")
-        self.played_to += 1
 
     def dropped(self, frames: int) -> None:
         """A barge-in cleared `frames` queued frames: they never played."""

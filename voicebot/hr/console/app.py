@@ -315,9 +315,7 @@ def add_routes(app: FastAPI, store: Store, cfg: Config) -> None:
         if run is not None and run.result is not None and dry_runs.store is not None:
             rows = (await list_interviews(dry_runs.store, campaign_id=run.result["campaign_id"],
                                           limit=MAX_LIMIT)).items  # fmt: skip
-            deliveries = await db.list_deliveries(dry_runs.store)
-            hooks = {k: sum(d["state"] == k for d in deliveries)
-                     for k in ("delivered", "pending", "failed")}  # fmt: skip
+            hooks = await db.delivery_counts(dry_runs.store)
         return _page("dry_run.html", ctx, run=run, interviews=rows, hooks=hooks,
                      now=time.time())  # fmt: skip
 
